@@ -1,0 +1,133 @@
+/* huffman.c - package-merge for optimal length-limited prefix codes, canonical code
+ * assignment and the lookup table. See huffman.h. */
+#include "huffman.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct { uint64_t w; int leaf; } pm_item; /* leaf: symbol rank, or -1 for a package */
+
+static int cmp_rank(const void *a, const void *b, const uint64_t *freq) {
+    int x = *(const int *)a, y = *(const int *)b;
+    if (freq[x] != freq[y]) return freq[x] < freq[y] ? -1 : 1;
+    return x - y;
+}
+
+/* insertion sort of used symbols by ascending (freq, index); n <= 256 */
+static void sort_syms(int *s, int m, const uint64_t *freq) {
+    for (int i = 1; i < m; i++) {
+        int v = s[i], j = i - 1;
+        while (j >= 0 && cmp_rank(&s[j], &v, freq) > 0) { s[j + 1] = s[j]; j--; }
+        s[j + 1] = v;
+    }
+}
+
+int uw_huff_lengths(const uint64_t *freq, int n, int maxlen, uint8_t *len_out) {
+    if (n < 1 || n > UW_HUFF_MAX_SYMS || maxlen < 1 || maxlen > 15) return -1;
+    int sym[UW_HUFF_MAX_SYMS], m = 0;
+    memset(len_out, 0, (size_t)n);
+    for (int i = 0; i < n; i++)
+        if (freq[i]) sym[m++] = i;
+    if (m == 0) return 0;
+    if (m == 1) return 0; /* implied symbol, length 0 */
+    if (m > (1 << maxlen)) return -1;
+    sort_syms(sym, m, freq);
+
+    /* Levels 1..maxlen, each a sorted merge of the leaves with the packages of the level
+     * below; keep per level only the leaf/package pattern needed to count selections. */
+    size_t cap = (size_t)2 * m;
+    pm_item *lists = malloc(sizeof(pm_item) * cap * (size_t)maxlen);
+    int *lens = malloc(sizeof(int) * (size_t)maxlen);
+    if (!lists || !lens) { free(lists); free(lens); return -1; }
+    pm_item *prev = NULL;
+    int prev_n = 0;
+    for (int lv = 0; lv < maxlen; lv++) {
+        pm_item *cur = lists + cap * (size_t)lv;
+        int np = prev ? prev_n / 2 : 0, li = 0, pi = 0, k = 0;
+        while (li < m || pi < np) {
+            uint64_t pw = pi < np ? prev[2 * pi].w + prev[2 * pi + 1].w : 0;
+            if (li < m && (pi >= np || freq[sym[li]] <= pw)) {
+                cur[k].w = freq[sym[li]]; cur[k].leaf = li; li++;
+            } else {
+                cur[k].w = pw; cur[k].leaf = -1; pi++;
+            }
+            k++;
+        }
+        lens[lv] = k;
+        prev = cur;
+        prev_n = k;
+    }
+    /* Select the 2m-2 cheapest items of the top level, then walk down: every selected
+     * leaf adds one to its symbol's length; selected packages select two items below. */
+    int take = 2 * m - 2;
+    int depth[UW_HUFF_MAX_SYMS] = {0};
+    for (int lv = maxlen - 1; lv >= 0 && take > 0; lv--) {
+        pm_item *cur = lists + cap * (size_t)lv;
+        int packages = 0;
+        if (take > lens[lv]) take = lens[lv];
+        for (int i = 0; i < take; i++) {
+            if (cur[i].leaf >= 0) depth[cur[i].leaf]++;
+            else packages++;
+        }
+        take = 2 * packages;
+    }
+    for (int i = 0; i < m; i++) len_out[sym[i]] = (uint8_t)depth[i];
+    free(lists);
+    free(lens);
+    return 0;
+}
+
+int uw_huff_complete(const uint8_t *len, int n, int maxlen) {
+    if (maxlen < 0 || maxlen > 15) return 0;
+    int used = 0, zero = 0;
+    uint64_t kraft = 0; /* in units of 2^-15 */
+    for (int i = 0; i < n; i++) {
+        if (!len[i]) continue;
+        if (len[i] > maxlen) return 0;
+        used++;
+        kraft += (uint64_t)1 << (15 - len[i]);
+    }
+    (void)zero;
+    if (used == 0) return 0;
+    return kraft == ((uint64_t)1 << 15);
+}
+
+static uint16_t bitrev(uint16_t v, int nbits) {
+    uint16_t r = 0;
+    for (int i = 0; i < nbits; i++) r = (uint16_t)((r << 1) | ((v >> i) & 1));
+    return r;
+}
+
+void uw_huff_codes(const uint8_t *len, int n, uint16_t *code_out) {
+    int count[16] = {0};
+    uint16_t next[16] = {0};
+    for (int i = 0; i < n; i++) count[len[i]]++;
+    count[0] = 0;
+    uint16_t code = 0;
+    for (int l = 1; l < 16; l++) {
+        code = (uint16_t)((code + count[l - 1]) << 1);
+        next[l] = code;
+    }
+    for (int i = 0; i < n; i++) {
+        code_out[i] = 0;
+        if (len[i]) code_out[i] = bitrev(next[len[i]]++, len[i]);
+    }
+}
+
+void uw_huff_table(const uint8_t *len, int n, int maxlen, uint16_t *table) {
+    uint16_t codes[UW_HUFF_MAX_SYMS];
+    size_t size = (size_t)1 << maxlen;
+    memset(table, 0, size * sizeof *table);
+    uw_huff_codes(len, n, codes);
+    for (int s = 0; s < n; s++) {
+        if (!len[s]) continue;
+        for (size_t k = codes[s]; k < size; k += (size_t)1 << len[s])
+            table[k] = (uint16_t)(s | (len[s] << 8) | 0x8000);
+    }
+}
+
+uint64_t uw_huff_cost(const uint64_t *freq, const uint8_t *len, int n) {
+    uint64_t c = 0;
+    for (int i = 0; i < n; i++) c += freq[i] * len[i];
+    return c;
+}

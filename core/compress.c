@@ -1,0 +1,372 @@
+/* compress.c - whole-file operations: compress a safetensors file into one whose compressed
+ * tensors are U8 blobs (FORMAT.md section 9), decompress it back byte for byte, verify it.
+ * Output is written to a temporary file and renamed; memory stays bounded by the tensors in
+ * flight (the header space is reserved up front and filled in last). */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "blob.h"
+#include "file.h"
+
+double uw_entropy_bits(const uint64_t *hist, int n) {
+    uint64_t tot = 0;
+    for (int i = 0; i < n; i++) tot += hist[i];
+    double h = 0;
+    for (int i = 0; i < n; i++)
+        if (hist[i]) {
+            double p = (double)hist[i] / (double)tot;
+            h -= p * log2(p);
+        }
+    return h;
+}
+
+void uw_compress_options_default(uw_compress_options *o) {
+    memset(o, 0, sizeof *o);
+    o->struct_size = sizeof *o;
+    o->select = UW_SELECT_ALL;
+    uw_encode_params_default(&o->params);
+}
+
+static int has_component(const char *name, const char *const *parts) {
+    /* split on '.' and compare whole components */
+    const char *p = name;
+    while (*p) {
+        const char *q = strchr(p, '.');
+        size_t n = q ? (size_t)(q - p) : strlen(p);
+        for (int i = 0; parts[i]; i++)
+            if (strlen(parts[i]) == n && !strncmp(p, parts[i], n)) return 1;
+        if (!q) break;
+        p = q + 1;
+    }
+    return 0;
+}
+
+int uw_select_tensor(int select, const char *name, const char *dtype, int ndim, const uint64_t *shape) {
+    if (strcmp(dtype, "BF16") || ndim < 2) return 0;
+    uint64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    if (n < 4096) return 0;
+    if (select == UW_SELECT_ALL) return 1;
+    static const char *const mlp[] = {"gate_proj", "up_proj", "down_proj", "gate_up_proj", "fc1", "fc2", "w1", "w2", "w3",
+                                      "experts", "mlp", "feed_forward", "ffn", "intermediate", NULL};
+    if (has_component(name, mlp)) return 1;
+    /* BERT-style FFN output: layer.N.output.dense (not attention.output.dense) */
+    return strstr(name, ".output.dense") && !strstr(name, "attention.");
+}
+
+/* ---------------------------------------------------------------- compress ---------------- */
+
+typedef struct job {
+    const st_tensor *t;
+    int compress;
+    uint64_t out_off, out_size; /* relative to the data section */
+    uint64_t entropy_ubits, rare_ppm;
+} job;
+
+typedef struct cctx {
+    const uw_compress_options *o;
+    const uw_file *in;
+    const uint8_t *data;   /* input data section */
+    job *jobs;
+    size_t njobs;
+    int fd;
+    uint64_t data_start;   /* output file offset of the data section */
+    uint64_t pos;          /* next free data offset (blobs are appended as they finish) */
+    uint64_t done, total;
+    int inner_threads;
+    int cancelled;
+    pthread_mutex_t mu;
+    const char *out;
+} cctx;
+
+static uw_status encode_job(cctx *c, job *j, int threads) {
+    const st_tensor *t = j->t;
+    uint64_t cols = t->shape[t->ndim - 1], rows = t->numel / cols;
+    const uint8_t *src = c->data + t->begin;
+    uint16_t *tmp = NULL;
+    if ((uintptr_t)src & 1) { /* keep uint16 loads aligned */
+        tmp = malloc(t->numel * 2);
+        if (!tmp) return uw_error_set(UW_ERR_NOMEM, "out of memory");
+        memcpy(tmp, src, t->numel * 2);
+        src = (const uint8_t *)tmp;
+    }
+    uw_encode_params p = c->o->params;
+    p.threads = threads;
+    uint8_t *blob = NULL;
+    size_t bs = 0;
+    uw_encode_stats st;
+    uw_status s = uw_tensor_encode_ex((const uint16_t *)src, rows, cols, &p, &blob, &bs, &st);
+    free(tmp);
+    if (s != UW_OK) {
+        uw_error_prefix("tensor '%s'", t->name);
+        return s;
+    }
+    j->entropy_ubits = (uint64_t)llround(uw_entropy_bits(st.hist, 256) * 1e6);
+    j->rare_ppm = (uint64_t)llround((double)st.rare * 1e6 / (double)t->numel);
+    pthread_mutex_lock(&c->mu);
+    j->out_off = c->pos;
+    j->out_size = bs;
+    c->pos += bs;
+    pthread_mutex_unlock(&c->mu);
+    s = uw_pwrite_all(c->fd, blob, bs, c->data_start + j->out_off, c->out);
+    free(blob);
+    pthread_mutex_lock(&c->mu);
+    c->done += t->end - t->begin;
+    if (s == UW_OK && c->o->progress && !c->cancelled && c->o->progress(c->o->progress_user, c->done, c->total)) c->cancelled = 1;
+    int cancelled = c->cancelled;
+    pthread_mutex_unlock(&c->mu);
+    if (s == UW_OK && cancelled) s = uw_error_set(UW_ERR_IO, "cancelled");
+    return s;
+}
+
+static uw_status small_task(void *ctx, uint64_t i, int worker) {
+    cctx *c = ctx;
+    (void)worker;
+    return encode_job(c, &c->jobs[i], 1);
+}
+
+/* JSON of the output header; placeholder=1 puts the largest integer in every field not known
+ * yet, so the real header is never longer than the reserved one. */
+static char *build_header(cctx *c, int placeholder) {
+    const json_int_t X = INT64_MAX;
+    json_t *root = json_object(), *meta = json_object(), *tens = json_object();
+    json_t *um = json_object();
+    const uw_file *f = c->in;
+    if (f->outer.metadata) json_object_update(meta, f->outer.metadata);
+    json_object_set_new(um, "format", json_string("unweight"));
+    json_object_set_new(um, "version", json_integer(1));
+    json_object_set_new(um, "original_header", json_stringn((const char *)f->map + 8, f->outer.header_len));
+    for (size_t i = 0; i < c->njobs; i++) {
+        const job *j = &c->jobs[i];
+        if (!j->compress) continue;
+        json_t *e = json_object(), *shape = json_array();
+        for (int d = 0; d < j->t->ndim; d++) json_array_append_new(shape, json_integer((json_int_t)j->t->shape[d]));
+        json_object_set_new(e, "dtype", json_string(j->t->dtype));
+        json_object_set_new(e, "shape", shape);
+        json_object_set_new(e, "codec", json_string(c->o->params.codec == UW_CODEC_PALETTE ? "palette" : "huffman"));
+        json_object_set_new(e, "exp_entropy_ubits", json_integer(placeholder ? X : (json_int_t)j->entropy_ubits));
+        json_object_set_new(e, "rare_ppm", json_integer(placeholder ? X : (json_int_t)j->rare_ppm));
+        json_object_set_new(tens, j->t->name, e);
+    }
+    json_object_set_new(um, "tensors", tens);
+    char *ums = json_dumps(um, JSON_COMPACT);
+    json_decref(um);
+    if (!ums) { json_decref(root); json_decref(meta); return NULL; }
+    json_object_set_new(meta, UW_META_KEY, json_string(ums));
+    free(ums);
+    json_object_set_new(root, "__metadata__", meta);
+    for (size_t i = 0; i < c->njobs; i++) {
+        const job *j = &c->jobs[i];
+        json_t *e = json_object(), *shape = json_array(), *off = json_array();
+        if (j->compress) {
+            json_object_set_new(e, "dtype", json_string("U8"));
+            json_array_append_new(shape, json_integer(placeholder ? X : (json_int_t)j->out_size));
+        } else {
+            json_object_set_new(e, "dtype", json_string(j->t->dtype));
+            for (int d = 0; d < j->t->ndim; d++) json_array_append_new(shape, json_integer((json_int_t)j->t->shape[d]));
+        }
+        json_array_append_new(off, json_integer(placeholder ? X : (json_int_t)j->out_off));
+        json_array_append_new(off, json_integer(placeholder ? X : (json_int_t)(j->out_off + j->out_size)));
+        json_object_set_new(e, "shape", shape);
+        json_object_set_new(e, "data_offsets", off);
+        json_object_set_new(root, j->t->name, e);
+    }
+    char *s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return s;
+}
+
+static int cmp_job(const void *a, const void *b) {
+    const job *x = a, *y = b;
+    return x->t->begin < y->t->begin ? -1 : x->t->begin > y->t->begin;
+}
+
+static uw_status compress_run(cctx *c) {
+    const uw_file *f = c->in;
+    const uw_compress_options *o = c->o;
+    c->njobs = f->n;
+    c->jobs = calloc(f->n ? f->n : 1, sizeof *c->jobs);
+    if (!c->jobs) return uw_error_set(UW_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < f->n; i++) {
+        job *j = &c->jobs[i];
+        j->t = f->e[i].orig;
+        j->compress = uw_select_tensor(o->select, j->t->name, j->t->dtype, j->t->ndim, j->t->shape);
+        j->out_size = j->compress ? 0 : j->t->end - j->t->begin;
+        c->total += j->t->end - j->t->begin;
+    }
+    qsort(c->jobs, c->njobs, sizeof *c->jobs, cmp_job);
+    char *ph = build_header(c, 1);
+    if (!ph) return uw_error_set(UW_ERR_NOMEM, "out of memory building the header");
+    uint64_t reserve = strlen(ph);
+    free(ph);
+    c->data_start = uw_align_up(8 + reserve, UW_BLOB_ALIGN);
+    UW_RETURN_ERROR_IF(c->data_start - 8 > UW_MAX_HEADER_BYTES, UW_ERR_LIMIT, "output header would exceed %llu bytes",
+                       (unsigned long long)UW_MAX_HEADER_BYTES);
+
+    /* big tensors one at a time with tile-parallel threads, small ones tensor-parallel */
+    int threads = uw_threads_resolve(o->params.threads);
+    size_t nsmall = 0;
+    for (size_t i = 0; i < c->njobs; i++) {
+        job *j = &c->jobs[i];
+        if (!j->compress) continue;
+        if (j->t->numel >= ((uint64_t)1 << 22) || threads == 1) {
+            UW_FORWARD_IF_ERROR(encode_job(c, j, threads));
+        } else {
+            nsmall++;
+        }
+    }
+    if (nsmall) {
+        job *small = malloc(nsmall * sizeof *small);
+        if (!small) return uw_error_set(UW_ERR_NOMEM, "out of memory");
+        size_t k = 0;
+        for (size_t i = 0; i < c->njobs; i++)
+            if (c->jobs[i].compress && c->jobs[i].t->numel < ((uint64_t)1 << 22)) small[k++] = c->jobs[i];
+        job *saved = c->jobs;
+        c->jobs = small;
+        uw_status s = uw_parallel_for(nsmall, threads, small_task, c);
+        c->jobs = saved;
+        for (size_t i = 0, m = 0; i < c->njobs && s == UW_OK; i++)
+            if (c->jobs[i].compress && c->jobs[i].t->numel < ((uint64_t)1 << 22)) c->jobs[i] = small[m++];
+        free(small);
+        UW_FORWARD_IF_ERROR(s);
+    }
+    /* passthrough tensors after the blobs, in their original order */
+    for (size_t i = 0; i < c->njobs; i++) {
+        job *j = &c->jobs[i];
+        if (j->compress) continue;
+        j->out_off = c->pos;
+        UW_FORWARD_IF_ERROR(uw_pwrite_all(c->fd, c->data + j->t->begin, j->out_size, c->data_start + c->pos, c->out));
+        c->pos += j->out_size;
+        c->done += j->out_size;
+        if (o->progress && o->progress(o->progress_user, c->done, c->total)) return uw_error_set(UW_ERR_IO, "cancelled");
+    }
+    char *hdr = build_header(c, 0);
+    if (!hdr) return uw_error_set(UW_ERR_NOMEM, "out of memory building the header");
+    uint64_t hl = strlen(hdr), n = c->data_start - 8;
+    uint8_t *buf = malloc(c->data_start);
+    if (!buf) { free(hdr); return uw_error_set(UW_ERR_NOMEM, "out of memory"); }
+    uw_wr64(buf, n);
+    memcpy(buf + 8, hdr, hl);
+    memset(buf + 8 + hl, ' ', n - hl);
+    free(hdr);
+    uw_status s = uw_pwrite_all(c->fd, buf, c->data_start, 0, c->out);
+    free(buf);
+    return s;
+}
+
+uw_status uw_compress_file(const char *in, const char *out, const uw_compress_options *o) {
+    uw_compress_options def;
+    if (!o) { uw_compress_options_default(&def); o = &def; }
+    UW_RETURN_ERROR_IF(!in || !out, UW_ERR_INVALID_ARG, "compress: NULL path");
+    UW_RETURN_ERROR_IF(o->struct_size != sizeof *o, UW_ERR_INVALID_ARG, "compress: options.struct_size mismatch");
+    UW_RETURN_ERROR_IF(!strcmp(in, out) || uw_same_file(in, out), UW_ERR_INVALID_ARG, "%s: output would overwrite the input", out);
+    uw_file *f;
+    UW_FORWARD_IF_ERROR(uw_file_open(in, &f));
+    if (f->compressed) {
+        uw_file_close(f);
+        return uw_error_set(UW_ERR_INVALID_ARG, "%s: already compressed by unweight (use decompress)", in);
+    }
+    cctx c;
+    memset(&c, 0, sizeof c);
+    c.o = o;
+    c.in = f;
+    c.out = out;
+    c.data = f->map + 8 + f->outer.header_len;
+    pthread_mutex_init(&c.mu, NULL);
+    char *tmp;
+    uw_status s = uw_atomic_begin(out, &c.fd, &tmp);
+    if (s == UW_OK) {
+        s = compress_run(&c);
+        uw_status e = uw_atomic_end(c.fd, tmp, out, s == UW_OK);
+        if (s == UW_OK) s = e;
+    }
+    if (s != UW_OK && strncmp(uw_last_error(), in, strlen(in)) && strncmp(uw_last_error(), out, strlen(out)))
+        uw_error_prefix("%s", in);
+    pthread_mutex_destroy(&c.mu);
+    free(c.jobs);
+    uw_file_close(f);
+    return s;
+}
+
+/* ---------------------------------------------------------------- decompress -------------- */
+
+uw_status uw_decompress_file(const char *in, const char *out, int threads, uw_progress_fn progress, void *user) {
+    UW_RETURN_ERROR_IF(!in || !out, UW_ERR_INVALID_ARG, "decompress: NULL path");
+    UW_RETURN_ERROR_IF(!strcmp(in, out) || uw_same_file(in, out), UW_ERR_INVALID_ARG, "%s: output would overwrite the input", out);
+    uw_file *f;
+    UW_FORWARD_IF_ERROR(uw_file_open(in, &f));
+    if (!f->compressed) {
+        uw_file_close(f);
+        return uw_error_set(UW_ERR_INVALID_ARG, "%s: not an unweight-compressed file (nothing to decompress)", in);
+    }
+    int fd;
+    char *tmp;
+    uw_status s = uw_atomic_begin(out, &fd, &tmp);
+    if (s != UW_OK) { uw_file_close(f); return s; }
+    uint8_t hdr[8];
+    uw_wr64(hdr, f->orig_json_len);
+    s = uw_pwrite_all(fd, hdr, 8, 0, out);
+    if (s == UW_OK) s = uw_pwrite_all(fd, f->orig_json, f->orig_json_len, 8, out);
+    uint64_t base = 8 + f->orig_json_len, done = 0, total = f->orig.data_size;
+    void *buf = NULL;
+    uint64_t cap = 0;
+    for (size_t i = 0; i < f->n && s == UW_OK; i++) {
+        const uw_entry *e = &f->e[i];
+        uint64_t ob = e->orig->end - e->orig->begin;
+        if (!e->compressed) {
+            const void *d;
+            size_t sz;
+            uw_file_tensor_data(f, i, &d, &sz);
+            s = uw_pwrite_all(fd, d, sz, base + e->orig->begin, out);
+        } else {
+            if (ob > cap) {
+                free(buf);
+                cap = ob;
+                buf = malloc(cap);
+                if (!buf) { s = uw_error_set(UW_ERR_NOMEM, "out of memory for a %llu-byte tensor", (unsigned long long)ob); break; }
+            }
+            s = uw_file_decode(f, i, buf, ob, threads);
+            if (s == UW_OK) s = uw_pwrite_all(fd, buf, ob, base + e->orig->begin, out);
+        }
+        done += ob;
+        if (s == UW_OK && progress && progress(user, done, total)) s = uw_error_set(UW_ERR_IO, "cancelled");
+    }
+    free(buf);
+    uw_status e = uw_atomic_end(fd, tmp, out, s == UW_OK);
+    if (s == UW_OK) s = e;
+    uw_file_close(f);
+    return s;
+}
+
+uw_status uw_verify_file(const char *path, int threads, size_t *bad) {
+    uw_file *f;
+    if (bad) *bad = 0;
+    UW_FORWARD_IF_ERROR(uw_file_open(path, &f));
+    uw_status first = UW_OK;
+    size_t nbad = 0;
+    void *buf = NULL;
+    uint64_t cap = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const uw_entry *e = &f->e[i];
+        if (!e->compressed) continue;
+        uint64_t ob = e->orig->end - e->orig->begin;
+        if (ob > cap) {
+            free(buf);
+            cap = ob;
+            buf = malloc(cap);
+            if (!buf) { first = uw_error_set(UW_ERR_NOMEM, "out of memory"); nbad++; break; }
+        }
+        uw_status s = uw_file_decode(f, i, buf, ob, threads);
+        if (s != UW_OK) {
+            nbad++;
+            if (first == UW_OK) first = s;
+        }
+    }
+    free(buf);
+    uw_file_close(f);
+    if (bad) *bad = nbad;
+    return first;
+}

@@ -1,0 +1,251 @@
+/* file.c - uw_file: mmap a safetensors file (plain or compressed), validate its header, map
+ * original tensors to stored ones, decode a tensor; plus atomic output helpers. */
+#include "file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../backends/cpu/cpu_decode.h"
+#include "blob.h"
+
+#define BAD(...) return uw_error_set(UW_ERR_CORRUPT, __VA_ARGS__)
+
+static uw_status load_meta(uw_file *f) {
+    json_t *mv = f->outer.metadata ? json_object_get(f->outer.metadata, UW_META_KEY) : NULL;
+    if (!mv) return UW_OK;
+    f->compressed = 1;
+    const char *s = json_string_value(mv);
+    json_error_t err;
+    f->meta = json_loads(s, JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(f->meta)) BAD("__metadata__.unweight is not a JSON object (%s)", err.text);
+    json_t *ver = json_object_get(f->meta, "version"), *oh = json_object_get(f->meta, "original_header"),
+           *tens = json_object_get(f->meta, "tensors");
+    if (!json_is_integer(ver)) BAD("__metadata__.unweight has no integer version");
+    if (json_integer_value(ver) != 1) return uw_error_set(UW_ERR_UNSUPPORTED, "container version %lld not supported", (long long)json_integer_value(ver));
+    if (!json_is_string(oh) || !json_is_object(tens)) BAD("__metadata__.unweight lacks original_header or tensors");
+    f->orig_json = json_string_value(oh);
+    f->orig_json_len = json_string_length(oh);
+    UW_FORWARD_IF_ERROR(st_parse_json(f->orig_json, f->orig_json_len, UINT64_MAX, &f->orig));
+    return UW_OK;
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp((*(const st_tensor *const *)a)->name, (*(const st_tensor *const *)b)->name);
+}
+
+/* stored tensors by name: sorted pointers + binary search (headers may hold 10^6 tensors) */
+static const st_tensor *find_stored(const st_tensor **sorted, size_t n, const char *name) {
+    st_tensor key;
+    key.name = name;
+    const st_tensor *kp = &key;
+    const st_tensor **hit = bsearch(&kp, sorted, n, sizeof *sorted, cmp_name);
+    return hit ? *hit : NULL;
+}
+
+static uw_status build_entries(uw_file *f) {
+    st_header *o = f->compressed ? &f->orig : &f->outer;
+    f->n = o->n;
+    f->e = calloc(o->n ? o->n : 1, sizeof *f->e);
+    if (!f->e) return uw_error_set(UW_ERR_NOMEM, "out of memory");
+    json_t *tens = f->compressed ? json_object_get(f->meta, "tensors") : NULL;
+    size_t ncomp = 0;
+    const st_tensor **byname = malloc((f->outer.n ? f->outer.n : 1) * sizeof *byname);
+    if (!byname) return uw_error_set(UW_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < f->outer.n; i++) byname[i] = &f->outer.t[i];
+    qsort(byname, f->outer.n, sizeof *byname, cmp_name);
+    uw_status s = UW_OK;
+    for (size_t i = 0; i < o->n; i++) {
+        uw_entry *e = &f->e[i];
+        e->orig = &o->t[i];
+        if (!f->compressed) { e->stored = e->orig; continue; }
+        json_t *ti = json_object_get(tens, e->orig->name);
+        e->stored = find_stored(byname, f->outer.n, e->orig->name);
+        if (!e->stored) { s = uw_error_set(UW_ERR_CORRUPT, "tensor '%s' of the original header is missing from the file", e->orig->name); break; }
+        if (ti) {
+            ncomp++;
+            json_t *codec = json_object_get(ti, "codec");
+            if (!json_is_string(codec)) { s = uw_error_set(UW_ERR_CORRUPT, "tensor '%s': unweight entry lacks a codec", e->orig->name); break; }
+            e->compressed = 1;
+            e->codec = !strcmp(json_string_value(codec), "palette") ? UW_CODEC_PALETTE : UW_CODEC_HUFFMAN;
+            e->entropy = (double)json_integer_value(json_object_get(ti, "exp_entropy_ubits")) / 1e6;
+            e->rare_frac = (double)json_integer_value(json_object_get(ti, "rare_ppm")) / 1e6;
+            if (strcmp(e->stored->dtype, "U8") || e->stored->ndim != 1) { s = uw_error_set(UW_ERR_CORRUPT, "compressed tensor '%s' is not stored as a 1-D U8 blob", e->orig->name); break; }
+            if (strcmp(e->orig->dtype, "BF16")) { s = uw_error_set(UW_ERR_UNSUPPORTED, "compressed tensor '%s' has original dtype %s", e->orig->name, e->orig->dtype); break; }
+        } else {
+            if (strcmp(e->stored->dtype, e->orig->dtype) || e->stored->numel != e->orig->numel || e->stored->ndim != e->orig->ndim ||
+                memcmp(e->stored->shape, e->orig->shape, sizeof e->orig->shape)) {
+                s = uw_error_set(UW_ERR_CORRUPT, "passthrough tensor '%s' differs from the original header", e->orig->name);
+                break;
+            }
+        }
+    }
+    free(byname);
+    if (s != UW_OK) return s;
+    if (ncomp != json_object_size(tens)) BAD("__metadata__.unweight lists tensors absent from the original header");
+    if (f->outer.n != o->n) BAD("file holds %zu tensors, the original header %zu", f->outer.n, o->n);
+    return UW_OK;
+}
+
+uw_status uw_file_open(const char *path, uw_file **out) {
+    UW_RETURN_ERROR_IF(!path || !out, UW_ERR_INVALID_ARG, "uw_file_open: NULL argument");
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return uw_error_set(UW_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return uw_error_set(UW_ERR_IO, "%s: not a regular file", path);
+    }
+    uw_file *f = calloc(1, sizeof *f);
+    if (!f) { close(fd); return uw_error_set(UW_ERR_NOMEM, "out of memory"); }
+    f->path = strdup(path);
+    f->size = (uint64_t)st.st_size;
+    if (f->size) {
+        void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            close(fd);
+            uw_file_close(f);
+            return uw_error_set(UW_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
+        }
+        f->map = m;
+        madvise(m, f->size, MADV_SEQUENTIAL);
+    }
+    close(fd);
+    uw_status s = st_parse_file(f->map, f->size, &f->outer);
+    if (s == UW_OK) s = load_meta(f);
+    if (s == UW_OK) s = build_entries(f);
+    if (s != UW_OK) {
+        uw_error_prefix("%s", path);
+        uw_file_close(f);
+        return s;
+    }
+    *out = f;
+    return UW_OK;
+}
+
+void uw_file_close(uw_file *f) {
+    if (!f) return;
+    if (f->map) munmap((void *)f->map, f->size);
+    if (f->compressed) st_free(&f->orig);
+    st_free(&f->outer);
+    if (f->meta) json_decref(f->meta);
+    free(f->e);
+    free(f->path);
+    free(f);
+}
+
+int uw_file_is_compressed(const uw_file *f) { return f && f->compressed; }
+size_t uw_file_tensor_count(const uw_file *f) { return f ? f->n : 0; }
+
+uw_status uw_file_tensor_info(const uw_file *f, size_t i, uw_tensor_info *info) {
+    UW_RETURN_ERROR_IF(!f || !info || i >= f->n, UW_ERR_INVALID_ARG, "uw_file_tensor_info: bad argument");
+    const uw_entry *e = &f->e[i];
+    memset(info, 0, sizeof *info);
+    info->name = e->orig->name;
+    info->dtype = e->orig->dtype;
+    info->ndim = e->orig->ndim;
+    memcpy(info->shape, e->orig->shape, sizeof info->shape);
+    info->orig_bytes = e->orig->end - e->orig->begin;
+    info->stored_bytes = e->stored->end - e->stored->begin;
+    info->compressed = e->compressed;
+    info->codec = e->codec;
+    info->exp_entropy = e->entropy;
+    info->verbatim_frac = e->rare_frac;
+    return UW_OK;
+}
+
+uw_status uw_file_find(const uw_file *f, const char *name, size_t *index) {
+    UW_RETURN_ERROR_IF(!f || !name, UW_ERR_INVALID_ARG, "uw_file_find: NULL argument");
+    for (size_t i = 0; i < f->n; i++)
+        if (!strcmp(f->e[i].orig->name, name)) {
+            if (index) *index = i;
+            return UW_OK;
+        }
+    return uw_error_set(UW_ERR_NOT_FOUND, "%s: no tensor named '%s'", f->path, name);
+}
+
+uw_status uw_file_tensor_data(const uw_file *f, size_t i, const void **data, size_t *size) {
+    UW_RETURN_ERROR_IF(!f || i >= f->n || !data || !size, UW_ERR_INVALID_ARG, "uw_file_tensor_data: bad argument");
+    const st_tensor *s = f->e[i].stored;
+    *data = f->map + 8 + f->outer.header_len + s->begin;
+    *size = s->end - s->begin;
+    return UW_OK;
+}
+
+uw_status uw_file_decode(const uw_file *f, size_t i, void *dst, size_t dst_size, int threads) {
+    UW_RETURN_ERROR_IF(!f || i >= f->n || !dst, UW_ERR_INVALID_ARG, "uw_file_decode: bad argument");
+    const uw_entry *e = &f->e[i];
+    uint64_t ob = e->orig->end - e->orig->begin;
+    UW_RETURN_ERROR_IF(dst_size != ob, UW_ERR_INVALID_ARG, "uw_file_decode: tensor '%s' needs %llu bytes, buffer has %zu",
+                       e->orig->name, (unsigned long long)ob, dst_size);
+    const void *data;
+    size_t size;
+    UW_FORWARD_IF_ERROR(uw_file_tensor_data(f, i, &data, &size));
+    if (!e->compressed) {
+        memcpy(dst, data, size);
+        return UW_OK;
+    }
+    uw_blob b;
+    uw_status s = uw_blob_parse(data, size, &b);
+    if (s == UW_OK && b.n != e->orig->numel)
+        s = uw_error_set(UW_ERR_CORRUPT, "blob holds %llu elements, the original shape %llu", (unsigned long long)b.n, (unsigned long long)e->orig->numel);
+    if (s == UW_OK && uw_blob_compute_hash(data, b.payload_end) != b.blob_hash)
+        s = uw_error_set(UW_ERR_CHECKSUM, "blob checksum mismatch (the compressed bytes are damaged)");
+    if (s == UW_OK) s = uw_cpu_decode_blob(&b, dst, threads, 1);
+    if (s != UW_OK) uw_error_prefix("%s: tensor '%s'", f->path, e->orig->name);
+    return s;
+}
+
+/* ---- atomic output ---- */
+
+uw_status uw_atomic_begin(const char *path, int *fd, char **tmp) {
+    size_t n = strlen(path) + 16;
+    *tmp = malloc(n);
+    if (!*tmp) return uw_error_set(UW_ERR_NOMEM, "out of memory");
+    snprintf(*tmp, n, "%s.tmp.XXXXXX", path);
+    *fd = mkstemp(*tmp);
+    if (*fd < 0) {
+        uw_status s = uw_error_set(UW_ERR_IO, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
+        free(*tmp);
+        *tmp = NULL;
+        return s;
+    }
+    fchmod(*fd, 0644);
+    return UW_OK;
+}
+
+uw_status uw_atomic_end(int fd, char *tmp, const char *path, int commit) {
+    uw_status s = UW_OK;
+    if (commit && fsync(fd)) s = uw_error_set(UW_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+    if (close(fd) && s == UW_OK && commit) s = uw_error_set(UW_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    if (commit && s == UW_OK && rename(tmp, path)) s = uw_error_set(UW_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
+    if (!commit || s != UW_OK) unlink(tmp);
+    free(tmp);
+    return s;
+}
+
+uw_status uw_pwrite_all(int fd, const void *p, uint64_t n, uint64_t off, const char *what) {
+    const uint8_t *q = p;
+    while (n) {
+        ssize_t w = pwrite(fd, q, n > ((uint64_t)1 << 30) ? ((size_t)1 << 30) : (size_t)n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return uw_error_set(UW_ERR_IO, "%s: write failed: %s", what, strerror(errno));
+        }
+        q += w;
+        n -= (uint64_t)w;
+        off += (uint64_t)w;
+    }
+    return UW_OK;
+}
+
+int uw_same_file(const char *a, const char *b) {
+    struct stat x, y;
+    if (stat(a, &x) || stat(b, &y)) return 0;
+    return x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}

@@ -1,0 +1,57 @@
+/* uw_internal.h - shared internals of the library: error reporting macros, small helpers,
+ * the thread pool. Not installed. */
+#ifndef UW_INTERNAL_H
+#define UW_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "unweight.h"
+
+/* Record a formatted error detail for uw_last_error() and return the status. */
+uw_status uw_error_set(uw_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prefix the current detail with "context: " (used to add file and tensor names). */
+void uw_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void uw_error_clear(void);
+
+#define UW_RETURN_ERROR_IF(cond, st, ...)                                                      \
+    do {                                                                                       \
+        if (cond) return uw_error_set((st), __VA_ARGS__);                                      \
+    } while (0)
+#define UW_FORWARD_IF_ERROR(expr)                                                              \
+    do {                                                                                       \
+        uw_status uw_fwd_s_ = (expr);                                                          \
+        if (uw_fwd_s_ != UW_OK) return uw_fwd_s_;                                              \
+    } while (0)
+
+static inline uint16_t uw_rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t uw_rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t uw_rd64(const uint8_t *p) {
+    return (uint64_t)uw_rd32(p) | ((uint64_t)uw_rd32(p + 4) << 32);
+}
+static inline void uw_wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void uw_wr32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void uw_wr64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint64_t uw_align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+/* Number of online cores (>= 1). */
+int uw_cpu_count(void);
+/* Resolve a user thread count: <= 0 means all cores. */
+int uw_threads_resolve(int threads);
+
+/* Run fn(ctx, i, worker) for i in [0, n) on up to `threads` threads (dynamic scheduling).
+ * Returns the first non-OK status any call returned (others still finish). */
+typedef uw_status (*uw_task_fn)(void *ctx, uint64_t i, int worker);
+uw_status uw_parallel_for(uint64_t n, int threads, uw_task_fn fn, void *ctx);
+
+/* XXH3-64 of a buffer (wrapper so callers need not include xxhash.h). */
+uint64_t uw_hash64(const void *p, size_t n);
+
+#endif

@@ -1,0 +1,183 @@
+/* unweight.h - public C API: lossless BF16 weight compression (docs/FORMAT.md), safetensors
+ * containers, decode and the compressed matmul. Nothing here depends on which backends were built. */
+#ifndef UNWEIGHT_H
+#define UNWEIGHT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uw_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UW_VERSION_MAJOR 0
+#define UW_VERSION_MINOR 1
+#define UW_VERSION_PATCH 0
+#define UW_FORMAT_VERSION 1 /* tensor blob version written by this library */
+
+/* Library version string, e.g. "0.1.0". */
+const char *uw_version(void);
+
+/* ---------------------------------------------------------------- tensor blobs ------------ */
+
+typedef enum uw_codec {
+    UW_CODEC_HUFFMAN = 1, /* entropy-coded exponents (smallest) */
+    UW_CODEC_PALETTE = 2  /* fixed-rate palette IR: 4-bit index + sign/mantissa byte */
+} uw_codec;
+
+typedef enum uw_rare_mode {
+    UW_RARE_AUTO = -1,    /* encoder parameter only: choose by size */
+    UW_RARE_NONE = 0,     /* every exponent is in the palette */
+    UW_RARE_ESCAPE = 1,   /* escape symbol followed by the raw exponent */
+    UW_RARE_VERBATIM = 2  /* chunks holding a rare exponent store raw exponents */
+} uw_rare_mode;
+
+/* Encoder parameters. Zero in a field means "let the encoder choose". Always start from
+ * uw_encode_params_default(). */
+typedef struct uw_encode_params {
+    uint32_t struct_size; /* sizeof(uw_encode_params), for ABI checks */
+    int codec;            /* uw_codec; default UW_CODEC_HUFFMAN */
+    int rare_mode;        /* uw_rare_mode; default UW_RARE_AUTO */
+    int sym_order;        /* 0 auto, 1 single exponents, 2 pairs (Huffman only) */
+    uint32_t chunk_len;   /* verbatim chunk length (power of two 8..4096), 0 auto */
+    uint32_t tile_rows, tile_cols, lanes; /* 0 auto; see docs/FORMAT.md for ranges */
+    int threads;          /* 0 = all cores */
+} uw_encode_params;
+
+/* Fill *p with defaults (struct_size set). */
+void uw_encode_params_default(uw_encode_params *p);
+
+/* Facts about one blob, read from its header without decoding. */
+typedef struct uw_blob_info {
+    uint64_t rows, cols;        /* the tensor as a 2-D matrix (leading dims flattened) */
+    int codec, rare_mode, sym_order, nsym, max_code_len;
+    uint32_t chunk_len, tile_rows, tile_cols, lanes;
+    uint64_t tiles;
+    uint64_t blob_bytes;        /* total, padding included */
+    uint64_t tensor_hash;       /* XXH3-64 of the decoded little-endian BF16 bytes */
+    uint8_t palette[16];
+} uw_blob_info;
+
+/* Encode a rows x cols BF16 matrix (row-major, host memory) into a newly malloc'd blob
+ * (*blob, *blob_size; free with uw_free). The blob is padded to a multiple of 64 bytes. */
+uw_status uw_tensor_encode(const uint16_t *bf16, uint64_t rows, uint64_t cols,
+                           const uw_encode_params *p, uint8_t **blob, size_t *blob_size);
+
+/* Validate a blob's header and layout against its length (no decode, no checksum). */
+uw_status uw_blob_inspect(const void *blob, size_t blob_size, uw_blob_info *info);
+
+/* Check the blob checksum (covers every byte of the blob). */
+uw_status uw_blob_check(const void *blob, size_t blob_size);
+
+/* Decode a blob into out (rows*cols BF16 values, host memory) with the fast CPU decoder,
+ * then check the decoded tensor's checksum. threads 0 = all cores. */
+uw_status uw_blob_decode(const void *blob, size_t blob_size, uint16_t *out, uint64_t out_elems,
+                         int threads);
+
+/* Same result through the reference decoder (slow, written to be read against FORMAT.md). */
+uw_status uw_blob_decode_ref(const void *blob, size_t blob_size, uint16_t *out, uint64_t out_elems);
+
+/* Transcode a Huffman blob into a palette-IR blob (newly malloc'd). */
+uw_status uw_blob_to_palette(const void *blob, size_t blob_size, uint8_t **out, size_t *out_size);
+
+/* Release memory returned by the library. */
+void uw_free(void *p);
+
+/* ---------------------------------------------------------------- matmul ------------------ */
+
+/* y[b][o] = sum_k x[b][k] * W[o][k]; x BF16 [batch, in], W BF16 [out, in], fp32 accumulation
+ * in increasing k order, y fp32 [batch, out]. The reference (contract C2's plain kernel). */
+uw_status uw_matmul_bf16(const uint16_t *x, const uint16_t *w, float *y, uint64_t batch,
+                         uint64_t out, uint64_t in, int threads);
+
+/* The same kernel fed from a compressed blob (W = the blob's [rows=out, cols=in] matrix).
+ * Bit-identical to uw_matmul_bf16 on the decoded weights. */
+uw_status uw_matmul_blob(const void *blob, size_t blob_size, const uint16_t *x, float *y,
+                         uint64_t batch, int threads);
+
+/* ---------------------------------------------------------------- files ------------------- */
+
+typedef struct uw_file uw_file;
+
+/* One tensor of an opened file, as the original (uncompressed) file had it. */
+typedef struct uw_tensor_info {
+    const char *name;        /* valid while the file is open */
+    const char *dtype;       /* original safetensors dtype, e.g. "BF16" */
+    int ndim;
+    uint64_t shape[8];
+    uint64_t orig_bytes;     /* bytes in the original file */
+    uint64_t stored_bytes;   /* bytes in this file */
+    int compressed;          /* 1 if stored as an unweight blob */
+    int codec;               /* uw_codec when compressed, else 0 */
+    double exp_entropy;      /* Shannon entropy of the exponent byte, bits (compressed only) */
+    double verbatim_frac;    /* fraction of elements in verbatim chunks or escaped */
+} uw_tensor_info;
+
+/* Open a safetensors file (plain or compressed) by mmap. The header is validated; blobs are
+ * checked when decoded. */
+uw_status uw_file_open(const char *path, uw_file **out);
+void uw_file_close(uw_file *f);
+
+/* 1 if the file was written by `uw_compress_file`. */
+int uw_file_is_compressed(const uw_file *f);
+
+size_t uw_file_tensor_count(const uw_file *f);
+uw_status uw_file_tensor_info(const uw_file *f, size_t i, uw_tensor_info *info);
+uw_status uw_file_find(const uw_file *f, const char *name, size_t *index);
+
+/* Pointer to the stored bytes of tensor i inside the mapping (the blob if compressed). */
+uw_status uw_file_tensor_data(const uw_file *f, size_t i, const void **data, size_t *size);
+
+/* Decode tensor i to its original bytes in dst (dst_size must equal orig_bytes). Checks the
+ * checksums. Works for passthrough tensors too (a copy). */
+uw_status uw_file_decode(const uw_file *f, size_t i, void *dst, size_t dst_size, int threads);
+
+typedef enum uw_select {
+    UW_SELECT_ALL = 0, /* every BF16 tensor with 2+ dims and >= 4096 elements */
+    UW_SELECT_MLP = 1  /* only names of MLP projections (gate/up/down_proj, fc1/fc2, w1/w2/w3, experts) */
+} uw_select;
+
+/* Progress callback: done/total units of work (bytes of input); return nonzero to cancel. */
+typedef int (*uw_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+typedef struct uw_compress_options {
+    uint32_t struct_size;
+    int select;                 /* uw_select */
+    uw_encode_params params;
+    uw_progress_fn progress;    /* may be NULL */
+    void *progress_user;
+} uw_compress_options;
+
+void uw_compress_options_default(uw_compress_options *o);
+
+/* 1 if a tensor with this name/dtype/shape would be compressed under the selection. */
+int uw_select_tensor(int select, const char *name, const char *dtype, int ndim,
+                     const uint64_t *shape);
+
+/* Compress a safetensors file. The output is written to a temporary file and renamed into
+ * place; on any error no output file is left behind. in and out must differ. */
+uw_status uw_compress_file(const char *in, const char *out, const uw_compress_options *o);
+
+/* Reproduce the original file byte for byte from a compressed one (atomic write). */
+uw_status uw_decompress_file(const char *in, const char *out, int threads,
+                             uw_progress_fn progress, void *user);
+
+/* Decode and check every compressed tensor; UW_OK only if all pass. *bad (may be NULL)
+ * receives the number of failing tensors. */
+uw_status uw_verify_file(const char *path, int threads, size_t *bad);
+
+/* ---------------------------------------------------------------- backends ---------------- */
+
+/* Backends compiled into this build ("cpu" always first). */
+size_t uw_backend_count(void);
+const char *uw_backend_name(size_t i);
+/* UW_OK if the backend is compiled in and finds a usable device now; else UW_ERR_NOT_FOUND
+ * (not built) or UW_ERR_NO_DEVICE. */
+uw_status uw_backend_probe(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
