@@ -123,6 +123,7 @@ static uw_status evaluate(enc *e, int nt, int mode, uint32_t C, uint64_t extra_b
     }
     (void)vch;
     uint32_t ns = e->b.nsym;
+    if (ns == 1) want_order = 1; /* a one-entry palette has no pairs to code */
     for (int order = 1; order <= 2; order++) {
         if (want_order && order != want_order) continue;
         if (order == 2 && ns == 1) continue;
