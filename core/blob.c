@@ -173,6 +173,23 @@ uw_status uw_blob_parse(const void *data, size_t size, uw_blob *b) {
     if (b->total != size)
         BAD("blob: length %zu, but its header describes %llu bytes", size, (unsigned long long)b->total);
     if (!all_zero(h, b->payload_end, b->total)) BAD("blob: nonzero padding after the payload");
+    {
+        uint64_t gaps[4][2];
+        int ng = 0;
+        if (b->codec == UW_CODEC_HUFFMAN) {
+            gaps[ng][0] = b->off_lengths + (b->alphabet + 1) / 2; gaps[ng++][1] = b->off_tilebase;
+            gaps[ng][0] = b->off_tilebase + 8 * b->ntiles; gaps[ng++][1] = b->off_laneoff;
+            gaps[ng][0] = b->off_laneoff + 4 * b->ntiles * (b->lanes - 1); gaps[ng++][1] = b->off_stream;
+            gaps[ng][0] = b->off_stream + b->count; gaps[ng++][1] = b->off_plane;
+        } else {
+            gaps[ng][0] = b->off_excidx + 8 * (b->ntiles + 1); gaps[ng++][1] = b->off_exc;
+            gaps[ng][0] = b->off_exc + 4 * b->count; gaps[ng++][1] = b->off_nibbles;
+            gaps[ng][0] = b->off_nibbles + (b->n + 1) / 2; gaps[ng++][1] = b->off_plane;
+        }
+        for (int g = 0; g < ng; g++)
+            if (!all_zero(h, gaps[g][0], gaps[g][1])) BAD("blob: nonzero bytes between sections");
+        if ((b->n & 1) && (h[b->off_nibbles + b->n / 2] >> 4) && b->codec == UW_CODEC_PALETTE) BAD("blob: nonzero unused nibble");
+    }
 
     if (b->codec == UW_CODEC_HUFFMAN) {
         UW_FORWARD_IF_ERROR(parse_lengths(b, h + b->off_lengths));
