@@ -5,6 +5,8 @@
 #include "../../codecs/huffman.h"
 #include "cpu_decode.h"
 
+#include <stdlib.h>
+
 #define BAD(...) return uw_error_set(UW_ERR_CORRUPT, __VA_ARGS__)
 
 /* entry layout */
@@ -66,7 +68,7 @@ static inline uint64_t peek(const rd *r, uint64_t pos) {
 }
 
 /* Merge a row run of decoded exponents with its plane bytes (vectorizes). */
-static inline void merge_run(uint16_t *o, const uint8_t *pl, const uint8_t *eb, uint32_t n) {
+__attribute__((noinline)) static void merge_run(uint16_t *o, const uint8_t *pl, const uint8_t *eb, uint32_t n) {
     for (uint32_t k = 0; k < n; k++)
         o[k] = (uint16_t)((((uint16_t)pl[k] & 0x80) << 8) | ((uint16_t)eb[k] << 7) | (pl[k] & 0x7F));
 }
@@ -77,106 +79,252 @@ static inline uint64_t load_fast(const uint8_t *p, uint64_t pos) {
     return v >> (pos & 7);
 }
 
+/* Decode one table entry at *pos into eb[*k..] with escapes and the chunk tail handled;
+ * returns 0, or -1 for a bad padding symbol. */
+static inline int step_one(const uw_blob *b, const uint32_t *T, uint64_t mask, const rd *R, uint64_t *pos, uint8_t *eb,
+                           uint32_t *kp, uint32_t len) {
+    uint32_t k = *kp;
+    uint64_t v = peek(R, *pos);
+    uint32_t e = T[v & mask];
+    if (!(e & (F_ESC0 | F_ESC1)) && k + F_CNT(e) <= len) {
+        eb[k] = (uint8_t)e;
+        if (F_CNT(e) == 2) eb[k + 1] = (uint8_t)(e >> 8);
+        *pos += F_TOT(e);
+        *kp = k + F_CNT(e);
+        return 0;
+    }
+    if (b->order == 1) {
+        uint32_t l = F_LEN1(e);
+        eb[k] = (e & F_ESC0) ? (uint8_t)(v >> l) : (uint8_t)F_EXP0(e);
+        *pos += l + ((e & F_ESC0) ? 8 : 0);
+        *kp = k + 1;
+        return 0;
+    }
+    uint32_t l = F_TOT(e);
+    uint8_t x0 = (uint8_t)F_EXP0(e), x1 = (uint8_t)F_EXP1(e);
+    if (e & F_ESC0) { x0 = (uint8_t)(v >> l); l += 8; }
+    if (k + 1 < len) {
+        if (e & F_ESC1) { x1 = (uint8_t)(v >> l); l += 8; }
+        eb[k + 1] = x1;
+    } else if (!(e & F_PADOK)) {
+        return -1;
+    }
+    eb[k] = x0;
+    *pos += l;
+    *kp = k + 2;
+    return 0;
+}
+
 /* Decode one chunk's symbols into eb[0..len). Returns the new bit position, or UINT64_MAX for a
  * bad padding symbol. `safe`: every 8-byte load at or before `lim` bits is inside the blob. */
 static inline uint64_t decode_run(const uw_blob *b, const uint32_t *T, uint64_t mask, const rd *R, int safe_all, uint64_t pos,
                                   uint8_t *eb, uint32_t len) {
     uint32_t k = 0;
-    if (safe_all) {
-        /* hot loop: no escapes, whole entries */
-        while (k + 2 <= len) {
-            uint64_t v = load_fast(R->p, pos);
-            uint32_t e = T[v & mask];
-            if (e & (F_ESC0 | F_ESC1)) goto side;
-            eb[k] = (uint8_t)e;
-            eb[k + 1] = (uint8_t)(e >> 8);
-            pos += F_TOT(e);
-            k += F_CNT(e);
-        }
-    }
-    while (k < len) {
-        uint64_t v;
-        uint32_t e;
-    side:
-        v = peek(R, pos);
-        e = T[v & mask];
-        if (!(e & (F_ESC0 | F_ESC1)) && k + F_CNT(e) <= len) {
-            eb[k] = (uint8_t)e;
-            eb[k + 1] = (uint8_t)(e >> 8); /* eb has one byte of slack */
-            pos += F_TOT(e);
-            k += F_CNT(e);
-            if (safe_all && k + 2 <= len && !(T[peek(R, pos) & mask] & (F_ESC0 | F_ESC1))) continue;
-            continue;
-        }
-        if (b->order == 1) {
-            uint32_t l = F_LEN1(e);
-            eb[k] = (e & F_ESC0) ? (uint8_t)(v >> l) : (uint8_t)F_EXP0(e);
-            pos += l + ((e & F_ESC0) ? 8 : 0);
-            k++;
-        } else {
-            uint32_t l = F_TOT(e);
-            uint8_t x0 = (uint8_t)F_EXP0(e), x1 = (uint8_t)F_EXP1(e);
-            if (e & F_ESC0) { x0 = (uint8_t)(v >> l); l += 8; }
-            if (k + 1 < len) {
-                if (e & F_ESC1) { x1 = (uint8_t)(v >> l); l += 8; }
-                eb[k + 1] = x1;
-            } else if (!(e & F_PADOK)) {
-                return UINT64_MAX;
+    for (;;) {
+        if (safe_all) {
+            /* hot loop: no escapes, whole entries */
+            while (k + 2 <= len) {
+                uint32_t e = T[load_fast(R->p, pos) & mask];
+                if (e & (F_ESC0 | F_ESC1)) break;
+                memcpy(eb + k, &e, 2); /* eb has one byte of slack */
+                pos += F_TOT(e);
+                k += F_CNT(e);
             }
-            eb[k] = x0;
-            pos += l;
-            k += 2;
+        }
+        if (k >= len) return pos;
+        if (step_one(b, T, mask, R, &pos, eb, &k, len)) return UINT64_MAX;
+    }
+}
+
+/* One row of a lane: chunks (verbatim flag, then symbols) into eb[0..tc), then the merge. */
+static inline uint64_t decode_row(const uw_blob *b, const uint32_t *T, uint64_t mask, const rd *R, int safe, uint64_t pos,
+                                  uint64_t end, uint32_t tc, uint8_t *eb, uint16_t *o, const uint8_t *pl) {
+    uint32_t C = b->chunk ? b->chunk : tc;
+    for (uint32_t k0 = 0; k0 < tc; k0 += C) {
+        uint32_t len = tc - k0 < C ? tc - k0 : C;
+        if (b->rare_mode == UW_RARE_VERBATIM) {
+            uint64_t v = peek(R, pos);
+            pos++;
+            if (v & 1) {
+                for (uint32_t k = 0; k < len; k++, pos += 8) eb[k0 + k] = (uint8_t)peek(R, pos);
+                if (pos > end) return UINT64_MAX - 1;
+                continue;
+            }
+        }
+        pos = decode_run(b, T, mask, R, safe, pos, eb + k0, len);
+        if (pos == UINT64_MAX) return pos;
+        if (pos > end) return UINT64_MAX - 1;
+    }
+    merge_run(o, pl, eb, tc);
+    return pos;
+}
+
+#define G 4 /* lanes decoded in lock-step: independent dependency chains for the CPU to overlap */
+
+/* The lock-step loop must stay in general registers: GCC's vectorizer packs the four bit
+ * positions into SSE lanes and the round trips double the latency of each step. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define UW_NO_VECTORIZE __attribute__((optimize("no-tree-vectorize")))
+#else
+#define UW_NO_VECTORIZE
+#endif
+
+typedef struct tile_ctx {
+    const uw_blob *b;
+    const uint32_t *T;
+    uint64_t mask, t, r0, c0, ld;
+    uint32_t tr, tc;
+    rd R;
+    const uint8_t *plane;
+    uint16_t *dst;
+} tile_ctx;
+
+/* Decode rows [ra, rz) of one lane from *pos; returns a status. */
+static uw_status lane_rows(const tile_ctx *x, uint32_t j, uint32_t ra, uint32_t rz, uint64_t *pos, uint64_t end, int safe, uint8_t *eb) {
+    for (uint32_t r = ra; r < rz; r++) {
+        uint64_t p = decode_row(x->b, x->T, x->mask, &x->R, safe, *pos, end, x->tc, eb, x->dst + r * x->ld,
+                                x->plane + (x->r0 + r) * x->b->cols + x->c0);
+        if (p == UINT64_MAX) BAD("blob: tile %llu lane %u: padding symbol of an odd chunk is not 0", (unsigned long long)x->t, j);
+        if (p == UINT64_MAX - 1) BAD("blob: tile %llu lane %u runs past its end", (unsigned long long)x->t, j);
+        *pos = p;
+    }
+    return UW_OK;
+}
+
+/* G lanes, rows in lock-step; the hot loop advances all G bit positions per iteration and
+ * leaves to the scalar path at escapes, chunk tails and verbatim chunks. */
+UW_NO_VECTORIZE static uw_status lane_group(const tile_ctx *x, uint32_t j0, uint64_t *pos, const uint64_t *end, const uint32_t *ra, const uint32_t *rz,
+                            uint8_t *ebuf, size_t estride) {
+    const uw_blob *b = x->b;
+    const uint32_t *T = x->T;
+    const uint64_t mask = x->mask;
+    const uint8_t *sp = x->R.p;
+    uint32_t common = rz[0] - ra[0];
+    for (int l = 1; l < G; l++)
+        if (rz[l] - ra[l] < common) common = rz[l] - ra[l];
+    uint32_t tc = x->tc, C = b->chunk ? b->chunk : tc;
+    for (uint32_t ri = 0; ri < common; ri++) {
+        for (uint32_t k0 = 0; k0 < tc; k0 += C) {
+            uint32_t len = tc - k0 < C ? tc - k0 : C;
+            uint32_t kk[G];
+            uint8_t *e[G];
+            for (int l = 0; l < G; l++) {
+                e[l] = ebuf + l * estride + k0;
+                kk[l] = 0;
+                if (b->rare_mode == UW_RARE_VERBATIM) {
+                    uint64_t v = peek(&x->R, pos[l]);
+                    pos[l]++;
+                    if (v & 1) {
+                        for (uint32_t k = 0; k < len; k++, pos[l] += 8) e[l][k] = (uint8_t)peek(&x->R, pos[l]);
+                        kk[l] = len + 2; /* done: keeps the hot loop off */
+                    }
+                }
+            }
+            for (;;) {
+                uint64_t p0 = pos[0], p1 = pos[1], p2 = pos[2], p3 = pos[3];
+                uint32_t k_0 = kk[0], k_1 = kk[1], k_2 = kk[2], k_3 = kk[3];
+#if defined(__clang__)
+#pragma clang loop vectorize(disable)
+#endif
+                while (k_0 + 2 <= len && k_1 + 2 <= len && k_2 + 2 <= len && k_3 + 2 <= len) {
+                    uint32_t a0 = T[load_fast(sp, p0) & mask], a1 = T[load_fast(sp, p1) & mask];
+                    uint32_t a2 = T[load_fast(sp, p2) & mask], a3 = T[load_fast(sp, p3) & mask];
+                    if ((a0 | a1 | a2 | a3) & (F_ESC0 | F_ESC1)) break;
+                    memcpy(e[0] + k_0, &a0, 2);
+                    memcpy(e[1] + k_1, &a1, 2);
+                    memcpy(e[2] + k_2, &a2, 2);
+                    memcpy(e[3] + k_3, &a3, 2);
+                    p0 += F_TOT(a0); k_0 += F_CNT(a0);
+                    p1 += F_TOT(a1); k_1 += F_CNT(a1);
+                    p2 += F_TOT(a2); k_2 += F_CNT(a2);
+                    p3 += F_TOT(a3); k_3 += F_CNT(a3);
+                }
+                pos[0] = p0; pos[1] = p1; pos[2] = p2; pos[3] = p3;
+                kk[0] = k_0; kk[1] = k_1; kk[2] = k_2; kk[3] = k_3;
+                /* one scalar step for every lane stopped by an escape; at a chunk tail the
+                 * lanes finish alone */
+                int tail = 0;
+                for (int l = 0; l < G; l++) {
+                    if (kk[l] + 2 > len) { tail = 1; continue; }
+                    if (T[peek(&x->R, pos[l]) & mask] & (F_ESC0 | F_ESC1)) {
+                        if (step_one(b, T, mask, &x->R, &pos[l], e[l], &kk[l], len))
+                            BAD("blob: tile %llu lane %u: padding symbol of an odd chunk is not 0", (unsigned long long)x->t, j0 + l);
+                        if (pos[l] > end[l]) BAD("blob: tile %llu lane %u runs past its end", (unsigned long long)x->t, j0 + l);
+                    }
+                }
+                if (tail) break;
+            }
+            for (int l = 0; l < G; l++) {
+                if (kk[l] < len) {
+                    uint64_t p = decode_run(b, T, mask, &x->R, 1, pos[l], e[l] + kk[l], len - kk[l]);
+                    if (p == UINT64_MAX) BAD("blob: tile %llu lane %u: padding symbol of an odd chunk is not 0", (unsigned long long)x->t, j0 + l);
+                    pos[l] = p;
+                }
+                if (pos[l] > end[l]) BAD("blob: tile %llu lane %u runs past its end", (unsigned long long)x->t, j0 + l);
+            }
+        }
+        for (int l = 0; l < G; l++) {
+            uint32_t r = ra[l] + ri;
+            merge_run(x->dst + r * x->ld, x->plane + (x->r0 + r) * b->cols + x->c0, ebuf + l * estride, tc);
         }
     }
-    return pos;
+    for (int l = 0; l < G; l++)
+        UW_FORWARD_IF_ERROR(lane_rows(x, j0 + l, ra[l] + common, rz[l], &pos[l], end[l], 1, ebuf));
+    return UW_OK;
 }
 
 uw_status uw_cpu_decode_tile_fast(const uw_blob *b, const uw_fast_tab *ft, uint64_t t, uint16_t *dst, uint64_t ld) {
     if (b->codec == UW_CODEC_PALETTE) return uw_cpu_decode_tile_ref(b, t, dst, ld);
-    uint64_t r0, c0;
-    uint32_t tr, tc;
-    uw_tile_rect(b, t, &r0, &tr, &c0, &tc);
-    const uint8_t *plane = b->base + b->off_plane;
-    rd R = {b->base + b->off_stream, b->total - b->off_stream};
-    uint32_t C = b->chunk ? b->chunk : tc;
-    uint64_t mask = ((uint64_t)1 << b->maxlen) - 1;
-    const uint32_t *T = ft->e;
-    uint8_t eb[UW_MAX_TILE_DIM + 8];
-    for (uint32_t j = 0; j < b->lanes; j++) {
-        uint64_t pos, end;
-        uw_lane_bits(b, t, j, &pos, &end);
-        /* a lane can overrun its end by at most one chunk before the check below catches it; if
-         * even that stays 8 bytes inside the blob, the hot loop needs no bounds checks */
-        uint64_t worst = end + (uint64_t)C * 28 + 64;
-        int safe_all = worst / 8 + 8 <= R.avail;
-        uint32_t ra = uw_lane_row_begin(tr, b->lanes, j), rz = uw_lane_row_begin(tr, b->lanes, j + 1);
-        for (uint32_t r = ra; r < rz; r++) {
-            const uint8_t *pl = plane + (r0 + r) * b->cols + c0;
-            uint16_t *o = dst + r * ld;
-            for (uint32_t k0 = 0; k0 < tc; k0 += C) {
-                uint32_t len = tc - k0 < C ? tc - k0 : C;
-                if (b->rare_mode == UW_RARE_VERBATIM) {
-                    uint64_t v = peek(&R, pos);
-                    pos++;
-                    if (v & 1) {
-                        for (uint32_t k = 0; k < len; k++, pos += 8) eb[k0 + k] = (uint8_t)peek(&R, pos);
-                        if (pos > end) BAD("blob: tile %llu lane %u runs past its end", (unsigned long long)t, j);
-                        continue;
-                    }
-                }
-                pos = decode_run(b, T, mask, &R, safe_all, pos, eb + k0, len);
-                if (pos == UINT64_MAX) BAD("blob: tile %llu lane %u: padding symbol of an odd chunk is not 0", (unsigned long long)t, j);
-                if (pos > end) BAD("blob: tile %llu lane %u runs past its end", (unsigned long long)t, j);
-            }
-            merge_run(o, pl, eb, tc);
+    tile_ctx x;
+    x.b = b;
+    x.T = ft->e;
+    x.mask = ((uint64_t)1 << b->maxlen) - 1;
+    x.t = t;
+    x.ld = ld;
+    x.dst = dst;
+    x.plane = b->base + b->off_plane;
+    x.R.p = b->base + b->off_stream;
+    x.R.avail = b->total - b->off_stream;
+    uw_tile_rect(b, t, &x.r0, &x.tr, &x.c0, &x.tc);
+    uint32_t C = b->chunk ? b->chunk : x.tc;
+    size_t estride = (size_t)x.tc + 8;
+    uint8_t *ebuf = malloc(estride * G);
+    if (!ebuf) return uw_error_set(UW_ERR_NOMEM, "decoder: out of memory");
+    uw_status s = UW_OK;
+    uint64_t pos[G], end[G];
+    uint32_t ra[G], rz[G];
+    for (uint32_t j0 = 0; j0 < b->lanes && s == UW_OK; j0 += G) {
+        uint32_t ng = b->lanes - j0 < G ? b->lanes - j0 : G;
+        int safe = 1;
+        for (uint32_t l = 0; l < ng; l++) {
+            uw_lane_bits(b, t, j0 + l, &pos[l], &end[l]);
+            ra[l] = uw_lane_row_begin(x.tr, b->lanes, j0 + l);
+            rz[l] = uw_lane_row_begin(x.tr, b->lanes, j0 + l + 1);
+            /* a lane overruns its end by at most one chunk before a check catches it; if even
+             * that stays 8 bytes inside the blob, the hot loops need no bounds checks */
+            uint64_t worst = end[l] + (uint64_t)C * 28 + 64;
+            safe &= worst / 8 + 8 <= x.R.avail;
         }
-        if (j + 1 < b->lanes) {
-            if (pos != end) BAD("blob: tile %llu lane %u ends at bit %llu, index says %llu", (unsigned long long)t, j, (unsigned long long)pos, (unsigned long long)end);
+        if (ng == G && safe && x.tc >= 2) {
+            s = lane_group(&x, j0, pos, end, ra, rz, ebuf, estride);
         } else {
-            if (end - pos >= 8) BAD("blob: tile %llu has %llu unused bits after its last lane", (unsigned long long)t, (unsigned long long)(end - pos));
-            if (end > pos && (peek(&R, pos) & (((uint64_t)1 << (end - pos)) - 1)))
-                BAD("blob: tile %llu has nonzero padding bits", (unsigned long long)t);
+            for (uint32_t l = 0; l < ng && s == UW_OK; l++) s = lane_rows(&x, j0 + l, ra[l], rz[l], &pos[l], end[l], safe, ebuf);
+        }
+        for (uint32_t l = 0; l < ng && s == UW_OK; l++) {
+            uint32_t j = j0 + l;
+            if (j + 1 < b->lanes) {
+                if (pos[l] != end[l])
+                    s = uw_error_set(UW_ERR_CORRUPT, "blob: tile %llu lane %u ends at bit %llu, index says %llu", (unsigned long long)t, j,
+                                     (unsigned long long)pos[l], (unsigned long long)end[l]);
+            } else {
+                if (end[l] - pos[l] >= 8)
+                    s = uw_error_set(UW_ERR_CORRUPT, "blob: tile %llu has %llu unused bits after its last lane", (unsigned long long)t,
+                                     (unsigned long long)(end[l] - pos[l]));
+                else if (end[l] > pos[l] && (peek(&x.R, pos[l]) & (((uint64_t)1 << (end[l] - pos[l])) - 1)))
+                    s = uw_error_set(UW_ERR_CORRUPT, "blob: tile %llu has nonzero padding bits", (unsigned long long)t);
+            }
         }
     }
-    return UW_OK;
+    free(ebuf);
+    return s;
 }
