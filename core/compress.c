@@ -23,6 +23,21 @@ double uw_entropy_bits(const uint64_t *hist, int n) {
     return h;
 }
 
+void uw_matrix_view(int ndim, const uint64_t *shape, uint64_t *rows, uint64_t *cols) {
+    /* trailing dimensions fold into the columns until there are 64 of them, so that a 1x1
+     * convolution [out, in, 1, 1] is coded as the [out, in] matrix it multiplies as */
+    uint64_t c = 1, n = 1;
+    int d = ndim - 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (; d >= 1; d--) {
+        c *= shape[d];
+        if (c >= 64) break;
+    }
+    if (ndim <= 1) c = n;
+    *cols = c ? c : 1;
+    *rows = c ? n / c : 0;
+}
+
 void uw_compress_options_default(uw_compress_options *o) {
     memset(o, 0, sizeof *o);
     o->struct_size = sizeof *o;
@@ -84,7 +99,8 @@ typedef struct cctx {
 
 static uw_status encode_job(cctx *c, job *j, int threads) {
     const st_tensor *t = j->t;
-    uint64_t cols = t->shape[t->ndim - 1], rows = t->numel / cols;
+    uint64_t cols, rows;
+    uw_matrix_view(t->ndim, t->shape, &rows, &cols);
     const uint8_t *src = c->data + t->begin;
     uint16_t *tmp = NULL;
     if ((uintptr_t)src & 1) { /* keep uint16 loads aligned */

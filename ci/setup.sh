@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# ci/setup.sh - install what building and testing unweight needs on Debian 12 (idempotent).
+set -euo pipefail
+pkgs=(cmake gcc make pkg-config libjansson-dev libxxhash-dev python3)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq "${missing[@]}"
+fi
