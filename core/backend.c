@@ -2,6 +2,9 @@
  * others are added by their CMake options (UW_OPENCL, UW_CUDA, UW_HIP) when their sources exist. */
 #include "backend.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 static const uw_backend *const registry[] = {
     &uw_backend_cpu,
 #ifdef UW_WITH_OPENCL
@@ -26,4 +29,107 @@ uw_status uw_backend_probe(const char *name) {
     for (size_t i = 0; i < NREG; i++)
         if (!strcmp(registry[i]->name, name)) return registry[i]->probe ? registry[i]->probe() : UW_OK;
     return uw_error_set(UW_ERR_NOT_FOUND, "backend '%s' is not compiled into this build", name);
+}
+
+/* ---- devices and resident weights: thin dispatch over the backend table ---- */
+
+struct uw_device {
+    const uw_backend *be;
+    void *ctx;
+    char name[256];
+};
+
+struct uw_weights {
+    uw_device *dev;
+    void *wh;
+    uint64_t rows, cols;
+    unsigned resident;
+};
+
+const char *uw_pipeline_name(uw_pipeline p) {
+    switch (p) {
+    case UW_PIPELINE_AUTO: return "auto";
+    case UW_PIPELINE_DECODE_GEMM: return "decode+gemm";
+    case UW_PIPELINE_EXP_PREDECODE: return "exp-predecode";
+    case UW_PIPELINE_PALETTE_TRANSCODE: return "palette-transcode";
+    case UW_PIPELINE_PALETTE_DIRECT: return "palette-direct";
+    case UW_PIPELINE_FUSED_HUFFMAN: return "fused-huffman";
+    case UW_PIPELINE_PLAIN_BF16: return "plain-bf16";
+    }
+    return "unknown";
+}
+
+uw_status uw_device_open(const char *backend, const char *device, uw_device **out) {
+    UW_RETURN_ERROR_IF(!backend || !out, UW_ERR_INVALID_ARG, "uw_device_open: NULL argument");
+    *out = NULL;
+    const uw_backend *be = NULL;
+    for (size_t i = 0; i < NREG; i++)
+        if (!strcmp(registry[i]->name, backend)) be = registry[i];
+    UW_RETURN_ERROR_IF(!be, UW_ERR_NOT_FOUND, "backend '%s' is not compiled into this build", backend);
+    uw_device *d = calloc(1, sizeof *d);
+    UW_RETURN_ERROR_IF(!d, UW_ERR_NOMEM, "out of memory");
+    d->be = be;
+    uw_status s = be->open(device, &d->ctx);
+    if (s != UW_OK) {
+        free(d);
+        return s;
+    }
+    snprintf(d->name, sizeof d->name, "%s: %s", be->name, be->device_name ? be->device_name(d->ctx) : "default");
+    *out = d;
+    return UW_OK;
+}
+
+void uw_device_close(uw_device *d) {
+    if (!d) return;
+    if (d->be->close) d->be->close(d->ctx);
+    free(d);
+}
+
+const char *uw_device_name(const uw_device *d) { return d ? d->name : ""; }
+
+uw_status uw_weights_upload(uw_device *d, const void *blob, size_t size, unsigned resident, uw_weights **out) {
+    UW_RETURN_ERROR_IF(!d || !blob || !out, UW_ERR_INVALID_ARG, "uw_weights_upload: NULL argument");
+    *out = NULL;
+    if (!resident) resident = UW_RESIDENT_HUFFMAN;
+    UW_RETURN_ERROR_IF(resident & ~7u, UW_ERR_INVALID_ARG, "uw_weights_upload: unknown resident flags 0x%x", resident);
+    uw_blob b;
+    UW_FORWARD_IF_ERROR(uw_blob_parse(blob, size, &b));
+    if (uw_blob_compute_hash(blob, b.payload_end) != b.blob_hash)
+        return uw_error_set(UW_ERR_CHECKSUM, "blob checksum mismatch (the compressed bytes are damaged)");
+    UW_RETURN_ERROR_IF(b.codec == UW_CODEC_PALETTE && (resident & UW_RESIDENT_HUFFMAN), UW_ERR_INVALID_ARG,
+                       "a palette-IR blob cannot be made resident as Huffman");
+    uw_weights *w = calloc(1, sizeof *w);
+    UW_RETURN_ERROR_IF(!w, UW_ERR_NOMEM, "out of memory");
+    w->dev = d;
+    w->rows = b.rows;
+    w->cols = b.cols;
+    w->resident = resident;
+    uw_status s = d->be->upload(d->ctx, &b, resident, &w->wh);
+    if (s != UW_OK) {
+        free(w);
+        return s;
+    }
+    *out = w;
+    return UW_OK;
+}
+
+void uw_weights_free(uw_weights *w) {
+    if (!w) return;
+    w->dev->be->release(w->dev->ctx, w->wh);
+    free(w);
+}
+
+uw_status uw_weights_decode(uw_weights *w, uint16_t *host_out, uint64_t elems) {
+    UW_RETURN_ERROR_IF(!w || !host_out, UW_ERR_INVALID_ARG, "uw_weights_decode: NULL argument");
+    UW_RETURN_ERROR_IF(elems != w->rows * w->cols, UW_ERR_INVALID_ARG, "uw_weights_decode: %llu elements given, tensor has %llu",
+                       (unsigned long long)elems, (unsigned long long)(w->rows * w->cols));
+    return w->dev->be->decode(w->dev->ctx, w->wh, host_out);
+}
+
+uw_status uw_weights_matmul(uw_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch) {
+    UW_RETURN_ERROR_IF(!w || !x || !y || !batch, UW_ERR_INVALID_ARG, "uw_weights_matmul: NULL or empty argument");
+    if (p == UW_PIPELINE_AUTO) /* until the tuner (issue 8): the fewest bytes that are resident */
+        p = (w->resident & UW_RESIDENT_HUFFMAN) ? UW_PIPELINE_FUSED_HUFFMAN
+          : (w->resident & UW_RESIDENT_PALETTE) ? UW_PIPELINE_PALETTE_DIRECT : UW_PIPELINE_PLAIN_BF16;
+    return w->dev->be->matmul(w->dev->ctx, w->wh, p, x, y, batch);
 }

@@ -10,10 +10,28 @@ typedef struct uw_backend {
     const char *name;
     /* UW_OK if a usable device exists now; UW_ERR_NO_DEVICE otherwise (never aborts) */
     uw_status (*probe)(void);
-    /* decode a parsed blob to host BF16 (optional) */
-    uw_status (*decode_host)(const uw_blob *b, uint16_t *out, int threads);
+    /* open a device (spec may be NULL); *ctx is the backend's context */
+    uw_status (*open)(const char *spec, void **ctx);
+    void (*close)(void *ctx);
+    const char *(*device_name)(void *ctx);
+    /* make a parsed, checksum-verified blob resident (mask of UW_RESIDENT_*); *wh = handle */
+    uw_status (*upload)(void *ctx, const uw_blob *b, unsigned resident, void **wh);
+    void (*release)(void *ctx, void *wh);
+    /* decode resident weights to host BF16 */
+    uw_status (*decode)(void *ctx, void *wh, uint16_t *host_out);
+    /* y = x W^T with host x/y; UW_ERR_UNSUPPORTED for pipelines the backend does not offer */
+    uw_status (*matmul)(void *ctx, void *wh, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
 } uw_backend;
 
 extern const uw_backend uw_backend_cpu;
+#ifdef UW_WITH_OPENCL
+extern const uw_backend uw_backend_opencl;
+#endif
+#ifdef UW_WITH_CUDA
+extern const uw_backend uw_backend_cuda;
+#endif
+#ifdef UW_WITH_HIP
+extern const uw_backend uw_backend_hip;
+#endif
 
 #endif

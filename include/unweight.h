@@ -168,6 +168,53 @@ uw_status uw_decompress_file(const char *in, const char *out, int threads,
  * receives the number of failing tensors. */
 uw_status uw_verify_file(const char *path, int threads, size_t *bad);
 
+/* ---------------------------------------------------------------- devices ----------------- */
+
+/* A backend instance on one device, and weights resident on it. The same compressed blob runs
+ * on every backend; results of every pipeline are bit-identical to the plain BF16 pipeline of
+ * the same backend (contract C2). */
+typedef struct uw_device uw_device;
+typedef struct uw_weights uw_weights;
+
+/* What a weight keeps resident on the device (bit flags). */
+enum {
+    UW_RESIDENT_HUFFMAN = 1, /* the entropy-coded blob (smallest) */
+    UW_RESIDENT_PALETTE = 2, /* the palette IR (12 bits/weight, transcoded on upload) */
+    UW_RESIDENT_BF16 = 4     /* plain BF16 (decoded on upload): the baseline */
+};
+
+/* Execution pipelines (docs/DESIGN: 1-5) plus the plain BF16 baseline. */
+typedef enum uw_pipeline {
+    UW_PIPELINE_AUTO = 0,
+    UW_PIPELINE_DECODE_GEMM = 1,       /* decode to a BF16 scratch buffer, then the GEMM */
+    UW_PIPELINE_EXP_PREDECODE = 2,     /* exponent plane in scratch, matmul rebuilds tiles */
+    UW_PIPELINE_PALETTE_TRANSCODE = 3, /* Huffman -> palette IR in scratch, then as 4 */
+    UW_PIPELINE_PALETTE_DIRECT = 4,    /* resident palette IR, tiles rebuilt on-chip */
+    UW_PIPELINE_FUSED_HUFFMAN = 5,     /* entropy-coded tiles decoded inside the matmul */
+    UW_PIPELINE_PLAIN_BF16 = 6         /* resident BF16, same tiling and accumulation order */
+} uw_pipeline;
+
+const char *uw_pipeline_name(uw_pipeline p);
+
+/* Open `backend` ("cpu", "opencl", ...). `device` selects a device in a backend-specific way
+ * (NULL = default; the OpenCL backend reads "P:D" platform/device indices or a name substring,
+ * or the UW_OPENCL_DEVICE environment variable). UW_ERR_NOT_FOUND if not built,
+ * UW_ERR_NO_DEVICE if no usable device. */
+uw_status uw_device_open(const char *backend, const char *device, uw_device **out);
+void uw_device_close(uw_device *d);
+/* Backend and device description, e.g. "opencl: pthread-cpu (Portable Computing Language)". */
+const char *uw_device_name(const uw_device *d);
+
+/* Upload a blob (host memory) once; `resident` is a mask of UW_RESIDENT_* (0 = Huffman). */
+uw_status uw_weights_upload(uw_device *d, const void *blob, size_t blob_size, unsigned resident,
+                            uw_weights **out);
+void uw_weights_free(uw_weights *w);
+/* Decode resident weights on the device and copy the BF16 tensor to host memory. */
+uw_status uw_weights_decode(uw_weights *w, uint16_t *host_out, uint64_t elems);
+/* y = x W^T on the device, x host BF16 [batch, in], y host fp32 [batch, out]. Blocks until done.
+ * UW_ERR_UNSUPPORTED if the pipeline is not offered or its resident form is missing. */
+uw_status uw_weights_matmul(uw_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
+
 /* ---------------------------------------------------------------- backends ---------------- */
 
 /* Backends compiled into this build ("cpu" always first). */

@@ -1,0 +1,162 @@
+/* test_conformance.c - the conformance program every backend runs (usage: test_conformance
+ * BACKEND GOLDEN_DIR). On the golden vectors and synthetic edge tensors it checks
+ * C1 decode on the device is bit-exact; C2 every offered pipeline gives output bit-identical to
+ * the same backend's plain BF16 pipeline, batch sizes {1, 2, 7, 16, 64, 255}; C3 the output is
+ * within gamma_n * sum|x w| of a float64 reference (n = in, gamma_n = n u / (1 - n u),
+ * u = 2^-24: the bound of recursive fp32 summation of exact products; BF16 x BF16 products are
+ * exact in fp32). Exit 77 (CTest: skipped, not passed) when the backend has no device here. */
+#include "test_util.h"
+
+static const char *backend;
+static uw_device *dev;
+
+static float f32(uint16_t v) {
+    uint32_t u = (uint32_t)v << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static int is_finite_bf16(uint16_t v) { return ((v >> 7) & 0xFF) != 0xFF; }
+
+static const uw_pipeline pipes[] = {UW_PIPELINE_DECODE_GEMM, UW_PIPELINE_EXP_PREDECODE, UW_PIPELINE_PALETTE_TRANSCODE,
+                                    UW_PIPELINE_PALETTE_DIRECT, UW_PIPELINE_FUSED_HUFFMAN};
+static int offered[8];
+
+static void check_blob(const char *what, const uint8_t *blob, size_t bs, const uint16_t *w, uint64_t rows, uint64_t cols, int batches_full) {
+    uint64_t n = rows * cols;
+    uw_blob_info bi;
+    CHECK_OK(uw_blob_inspect(blob, bs, &bi), "%s inspect", what);
+    unsigned res = UW_RESIDENT_PALETTE | UW_RESIDENT_BF16 | (bi.codec == UW_CODEC_HUFFMAN ? UW_RESIDENT_HUFFMAN : 0);
+    uw_weights *wt = NULL;
+    uw_status s = uw_weights_upload(dev, blob, bs, res, &wt);
+    CHECK(s == UW_OK, "%s: upload to %s", what, backend);
+    if (s != UW_OK) return;
+    uint16_t *o = malloc(n * 2);
+    memset(o, 0x5A, n * 2);
+    CHECK_OK(uw_weights_decode(wt, o, n), "%s: decode", what);
+    CHECK(!memcmp(o, w, n * 2), "C1 %s/%s: device decode is bit-exact", backend, what);
+    static const uint64_t all_b[] = {1, 2, 7, 16, 64, 255}, few_b[] = {1, 7};
+    const uint64_t *bs_list = batches_full ? all_b : few_b;
+    int nb = batches_full ? 6 : 2;
+    int finite = 1;
+    for (uint64_t i = 0; i < n; i++) finite &= is_finite_bf16(w[i]);
+    for (int k = 0; k < nb; k++) {
+        uint64_t B = bs_list[k];
+        uint16_t *x = malloc(B * cols * 2);
+        for (uint64_t i = 0; i < B * cols; i++) x[i] = t_bf16((float)t_normal());
+        float *y0 = malloc(B * rows * 4), *y1 = malloc(B * rows * 4);
+        CHECK_OK(uw_weights_matmul(wt, UW_PIPELINE_PLAIN_BF16, x, y0, B), "%s plain matmul batch %llu", what, (unsigned long long)B);
+        for (size_t p = 0; p < sizeof pipes / sizeof pipes[0]; p++) {
+            memset(y1, 0x7F, B * rows * 4);
+            s = uw_weights_matmul(wt, pipes[p], x, y1, B);
+            if (s == UW_ERR_UNSUPPORTED) continue;
+            offered[pipes[p]] = 1;
+            CHECK(s == UW_OK, "%s %s batch %llu runs", what, uw_pipeline_name(pipes[p]), (unsigned long long)B);
+            CHECK(!memcmp(y0, y1, B * rows * 4), "C2 %s/%s: %s is bit-identical to plain-bf16 at batch %llu", backend, what,
+                  uw_pipeline_name(pipes[p]), (unsigned long long)B);
+        }
+        if (finite) { /* C3 (NaN/inf inputs have no meaningful tolerance) */
+            double u = ldexp(1.0, -24), g = (double)cols * u / (1 - (double)cols * u);
+            int bad = 0;
+            for (uint64_t b = 0; b < B && !bad; b++)
+                for (uint64_t r = 0; r < rows && !bad; r++) {
+                    double ref = 0, mag = 0;
+                    for (uint64_t i = 0; i < cols; i++) {
+                        double a = (double)f32(x[b * cols + i]) * (double)f32(w[r * cols + i]);
+                        ref += a;
+                        mag += fabs(a);
+                    }
+                    if (fabs((double)y0[b * rows + r] - ref) > g * mag) bad = 1;
+                }
+            CHECK(!bad, "C3 %s/%s: within gamma_n sum|xw| of float64 at batch %llu", backend, what, (unsigned long long)B);
+        }
+        free(x), free(y0), free(y1);
+    }
+    free(o);
+    uw_weights_free(wt);
+}
+
+static void golden(const char *dir) {
+    char path[2048], line[4096];
+    snprintf(path, sizeof path, "%s/manifest.tsv", dir);
+    FILE *m = fopen(path, "r");
+    CHECK(m != NULL, "manifest %s", path);
+    if (!m) return;
+    int count = 0;
+    while (fgets(line, sizeof line, m)) {
+        char file[512];
+        unsigned long long rows, cols, want;
+        if (line[0] == '#' || sscanf(line, "%511s %llu %llu %llx", file, &rows, &cols, &want) != 4) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+        FILE *f = fopen(path, "rb");
+        if (!f) { CHECK(0, "open %s", path); continue; }
+        fseek(f, 0, SEEK_END);
+        long sz = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        uint8_t *blob = malloc((size_t)sz);
+        size_t got = fread(blob, 1, (size_t)sz, f);
+        fclose(f);
+        uint16_t *w = malloc(rows * cols * 2);
+        CHECK(got == (size_t)sz && uw_blob_decode(blob, (size_t)sz, w, rows * cols, 1) == UW_OK && t_hash_fnv(w, rows * cols * 2) == want,
+              "%s: host reference decode matches the golden hash", file);
+        check_blob(file, blob, (size_t)sz, w, rows, cols, !strncmp(file, "real_", 5) || !strcmp(file, "gauss.uwb"));
+        free(w);
+        free(blob);
+        count++;
+    }
+    fclose(m);
+    printf("%s: %d golden vectors\n", backend, count);
+}
+
+static void edges(void) {
+    static const uint64_t shapes[][2] = {{1, 1}, {1, 300}, {300, 1}, {33, 65}, {130, 257}};
+    static const struct { const char *name; int rare; uint32_t chunk; } cases[] = {
+        {"gauss", UW_RARE_AUTO, 0}, {"one_exponent", UW_RARE_AUTO, 0}, {"all_verbatim", UW_RARE_VERBATIM, 8},
+        {"rare_0p2pct", UW_RARE_ESCAPE, 0}, {"specials", UW_RARE_AUTO, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            uint64_t rows = shapes[s][0], cols = shapes[s][1];
+            uint16_t *w = malloc(rows * cols * 2);
+            t_fill(cases[c].name, w, rows * cols, cols);
+            uw_encode_params p;
+            uw_encode_params_default(&p);
+            p.rare_mode = cases[c].rare;
+            p.chunk_len = cases[c].chunk;
+            p.tile_rows = 16; /* edge tiles in both directions */
+            p.tile_cols = 48;
+            p.lanes = 4;
+            uint8_t *blob;
+            size_t bs;
+            char what[128];
+            snprintf(what, sizeof what, "%s %llux%llu", cases[c].name, (unsigned long long)rows, (unsigned long long)cols);
+            CHECK_OK(uw_tensor_encode(w, rows, cols, &p, &blob, &bs), "encode %s", what);
+            check_blob(what, blob, bs, w, rows, cols, s == 4);
+            uw_free(blob);
+            free(w);
+        }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: test_conformance BACKEND GOLDEN_DIR\n");
+        return 2;
+    }
+    backend = argv[1];
+    uw_status s = uw_device_open(backend, NULL, &dev);
+    if (s == UW_ERR_NO_DEVICE) {
+        printf("%s: no device (%s): conformance NOT run\n", backend, uw_last_error());
+        return 77;
+    }
+    CHECK(s == UW_OK, "open backend %s", backend);
+    if (s != UW_OK) T_DONE();
+    printf("device: %s\n", uw_device_name(dev));
+    golden(argv[2]);
+    edges();
+    printf("pipelines offered and checked:");
+    for (size_t p = 0; p < sizeof pipes / sizeof pipes[0]; p++)
+        if (offered[pipes[p]]) printf(" %s", uw_pipeline_name(pipes[p]));
+    printf("\n");
+    uw_device_close(dev);
+    T_DONE();
+}
