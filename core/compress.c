@@ -77,7 +77,9 @@ int uw_select_tensor(int select, const char *name, const char *dtype, int ndim, 
 typedef struct job {
     const st_tensor *t;
     int compress;
-    uint64_t out_off, out_size; /* relative to the data section */
+    uint64_t out_off;           /* relative to the data section */
+    size_t out_size;
+    uint8_t *blob;              /* encoded, not yet written */
     uint64_t entropy_ubits, rare_ppm;
 } job;
 
@@ -89,14 +91,12 @@ typedef struct cctx {
     size_t njobs;
     int fd;
     uint64_t data_start;   /* output file offset of the data section */
-    uint64_t pos;          /* next free data offset (blobs are appended as they finish) */
+    uint64_t pos;          /* next free data offset */
     uint64_t done, total;
-    int inner_threads;
-    int cancelled;
-    pthread_mutex_t mu;
     const char *out;
 } cctx;
 
+/* Encode one tensor into j->blob (not yet written). */
 static uw_status encode_job(cctx *c, job *j, int threads) {
     const st_tensor *t = j->t;
     uint64_t cols, rows;
@@ -111,10 +111,8 @@ static uw_status encode_job(cctx *c, job *j, int threads) {
     }
     uw_encode_params p = c->o->params;
     p.threads = threads;
-    uint8_t *blob = NULL;
-    size_t bs = 0;
     uw_encode_stats st;
-    uw_status s = uw_tensor_encode_ex((const uint16_t *)src, rows, cols, &p, &blob, &bs, &st);
+    uw_status s = uw_tensor_encode_ex((const uint16_t *)src, rows, cols, &p, &j->blob, &j->out_size, &st);
     free(tmp);
     if (s != UW_OK) {
         uw_error_prefix("tensor '%s'", t->name);
@@ -122,26 +120,32 @@ static uw_status encode_job(cctx *c, job *j, int threads) {
     }
     j->entropy_ubits = (uint64_t)llround(uw_entropy_bits(st.hist, 256) * 1e6);
     j->rare_ppm = (uint64_t)llround((double)st.rare * 1e6 / (double)t->numel);
-    pthread_mutex_lock(&c->mu);
+    return UW_OK;
+}
+
+/* Append an encoded blob at the next data offset (jobs are written in original order, so the
+ * output does not depend on the thread count), free it, report progress. */
+static uw_status write_job(cctx *c, job *j) {
     j->out_off = c->pos;
-    j->out_size = bs;
-    c->pos += bs;
-    pthread_mutex_unlock(&c->mu);
-    s = uw_pwrite_all(c->fd, blob, bs, c->data_start + j->out_off, c->out);
-    free(blob);
-    pthread_mutex_lock(&c->mu);
-    c->done += t->end - t->begin;
-    if (s == UW_OK && c->o->progress && !c->cancelled && c->o->progress(c->o->progress_user, c->done, c->total)) c->cancelled = 1;
-    int cancelled = c->cancelled;
-    pthread_mutex_unlock(&c->mu);
-    if (s == UW_OK && cancelled) s = uw_error_set(UW_ERR_IO, "cancelled");
+    c->pos += j->out_size;
+    uw_status s = uw_pwrite_all(c->fd, j->blob, j->out_size, c->data_start + j->out_off, c->out);
+    free(j->blob);
+    j->blob = NULL;
+    c->done += j->t->end - j->t->begin;
+    if (s == UW_OK && c->o->progress && c->o->progress(c->o->progress_user, c->done, c->total))
+        s = uw_error_set(UW_ERR_IO, "cancelled");
     return s;
 }
 
-static uw_status small_task(void *ctx, uint64_t i, int worker) {
-    cctx *c = ctx;
+typedef struct batch_ctx {
+    cctx *c;
+    job **jobs;
+} batch_ctx;
+
+static uw_status batch_task(void *ctx, uint64_t i, int worker) {
+    batch_ctx *bc = ctx;
     (void)worker;
-    return encode_job(c, &c->jobs[i], 1);
+    return encode_job(bc->c, bc->jobs[i], 1);
 }
 
 /* JSON of the output header; placeholder=1 puts the largest integer in every field not known
@@ -222,33 +226,39 @@ static uw_status compress_run(cctx *c) {
     UW_RETURN_ERROR_IF(c->data_start - 8 > UW_MAX_HEADER_BYTES, UW_ERR_LIMIT, "output header would exceed %llu bytes",
                        (unsigned long long)UW_MAX_HEADER_BYTES);
 
-    /* big tensors one at a time with tile-parallel threads, small ones tensor-parallel */
+    /* big tensors one at a time with tile-parallel threads; runs of small ones side by side,
+     * one per thread, then written in order */
     int threads = uw_threads_resolve(o->params.threads);
-    size_t nsmall = 0;
-    for (size_t i = 0; i < c->njobs; i++) {
+    const uint64_t big = (uint64_t)1 << 22;
+    job **batch = malloc(sizeof *batch * (size_t)threads);
+    if (!batch) return uw_error_set(UW_ERR_NOMEM, "out of memory");
+    uw_status s = UW_OK;
+    for (size_t i = 0; i < c->njobs && s == UW_OK;) {
         job *j = &c->jobs[i];
-        if (!j->compress) continue;
-        if (j->t->numel >= ((uint64_t)1 << 22) || threads == 1) {
-            UW_FORWARD_IF_ERROR(encode_job(c, j, threads));
-        } else {
-            nsmall++;
+        if (!j->compress) { i++; continue; }
+        if (j->t->numel >= big || threads == 1) {
+            s = encode_job(c, j, threads);
+            if (s == UW_OK) s = write_job(c, j);
+            i++;
+            continue;
+        }
+        int nb = 0;
+        while (i < c->njobs && nb < threads) {
+            job *q = &c->jobs[i];
+            if (q->compress && q->t->numel >= big) break;
+            if (q->compress) batch[nb++] = q;
+            i++;
+        }
+        batch_ctx bc = {c, batch};
+        s = uw_parallel_for((uint64_t)nb, threads, batch_task, &bc);
+        for (int k = 0; k < nb; k++) {
+            if (s == UW_OK) s = write_job(c, batch[k]);
+            free(batch[k]->blob);
+            batch[k]->blob = NULL;
         }
     }
-    if (nsmall) {
-        job *small = malloc(nsmall * sizeof *small);
-        if (!small) return uw_error_set(UW_ERR_NOMEM, "out of memory");
-        size_t k = 0;
-        for (size_t i = 0; i < c->njobs; i++)
-            if (c->jobs[i].compress && c->jobs[i].t->numel < ((uint64_t)1 << 22)) small[k++] = c->jobs[i];
-        job *saved = c->jobs;
-        c->jobs = small;
-        uw_status s = uw_parallel_for(nsmall, threads, small_task, c);
-        c->jobs = saved;
-        for (size_t i = 0, m = 0; i < c->njobs && s == UW_OK; i++)
-            if (c->jobs[i].compress && c->jobs[i].t->numel < ((uint64_t)1 << 22)) c->jobs[i] = small[m++];
-        free(small);
-        UW_FORWARD_IF_ERROR(s);
-    }
+    free(batch);
+    UW_FORWARD_IF_ERROR(s);
     /* passthrough tensors after the blobs, in their original order */
     for (size_t i = 0; i < c->njobs; i++) {
         job *j = &c->jobs[i];
@@ -268,7 +278,7 @@ static uw_status compress_run(cctx *c) {
     memcpy(buf + 8, hdr, hl);
     memset(buf + 8 + hl, ' ', n - hl);
     free(hdr);
-    uw_status s = uw_pwrite_all(c->fd, buf, c->data_start, 0, c->out);
+    s = uw_pwrite_all(c->fd, buf, c->data_start, 0, c->out);
     free(buf);
     return s;
 }
@@ -291,7 +301,6 @@ uw_status uw_compress_file(const char *in, const char *out, const uw_compress_op
     c.in = f;
     c.out = out;
     c.data = f->map + 8 + f->outer.header_len;
-    pthread_mutex_init(&c.mu, NULL);
     char *tmp;
     uw_status s = uw_atomic_begin(out, &c.fd, &tmp);
     if (s == UW_OK) {
@@ -301,7 +310,6 @@ uw_status uw_compress_file(const char *in, const char *out, const uw_compress_op
     }
     if (s != UW_OK && strncmp(uw_last_error(), in, strlen(in)) && strncmp(uw_last_error(), out, strlen(out)))
         uw_error_prefix("%s", in);
-    pthread_mutex_destroy(&c.mu);
     free(c.jobs);
     uw_file_close(f);
     return s;

@@ -25,11 +25,9 @@ typedef struct enc {
     uint8_t order_by_freq[256];
     int distinct;
     uw_blob b;           /* header being built */
-    /* candidate evaluation scratch */
+    /* statistics scratch: per worker exponent histograms, per row block 17-symbol stats */
     uint64_t (*h1)[256];
-    uint64_t (*h2)[256];
-    uint64_t *vchunks, *velems, *chunks;
-    uint32_t C;          /* chunk length in evaluation (0: whole row segment) */
+    struct stats17 *st;  /* ROW_BLOCKS entries */
     uint16_t codes[256];
     uint8_t *plane;      /* destination plane inside the blob */
     /* tile outputs */
@@ -62,35 +60,65 @@ static uw_status plane_task(void *ctx, uint64_t i, int worker) {
     return UW_OK;
 }
 
-/* ---- candidate evaluation: histograms under a chunking ---- */
+/* ---- candidate evaluation: one statistics pass, exact sizes for every candidate ---- */
 
-/* Visit chunk [c, c+len) of row r: returns 1 if verbatim (has a rare symbol). */
-static void eval_chunk(enc *e, const uint8_t *s, uint32_t len, uint64_t *h1, uint64_t *h2, int worker) {
-    uint32_t ns = e->b.nsym;
-    if (e->C) {
-        e->chunks[worker]++;
-        for (uint32_t k = 0; k < len; k++)
-            if (s[k] == RARE) { e->vchunks[worker]++; e->velems[worker] += len; return; }
-    }
-    for (uint32_t k = 0; k < len; k++) h1[s[k]]++;
-    uint32_t k = 0;
-    for (; k + 1 < len; k += 2) h2[s[k] * ns + s[k + 1]]++;
-    if (k < len) h2[s[k] * ns]++;
-}
+/* Symbols 0..15 are the 16 most frequent exponents, 16 stands for any other ("rare"). One
+ * pass gathers single and pair counts (pairs aligned as the stream codes them) and the
+ * positions of rare elements; every candidate's exact size follows from these. */
+#define NS17 17
+typedef struct stats17 {
+    uint64_t h1[NS17], h2[NS17 * NS17];
+    uint64_t *rare; /* element indices, increasing */
+    uint64_t nrare, cap;
+    int oom;
+} stats17;
 
-static uw_status eval_task(void *ctx, uint64_t i, int worker) {
+static inline uint32_t s17(uint8_t v) { return v == RARE ? 16u : v; }
+
+static uw_status stat_task(void *ctx, uint64_t i, int worker) {
     enc *e = ctx;
+    (void)worker;
+    stats17 *st = &e->st[i];
     uint64_t rb = ROW_BLOCKS(e), r0 = e->rows * i / rb, r1 = e->rows * (i + 1) / rb;
-    for (uint64_t tj = 0; tj < e->b.tiles_c; tj++) {
-        uint64_t c0 = tj * e->b.tile_cols;
-        uint32_t tc = (uint32_t)(e->cols - c0 < e->b.tile_cols ? e->cols - c0 : e->b.tile_cols);
-        uint32_t C = e->C ? e->C : tc;
-        for (uint64_t r = r0; r < r1; r++) {
-            const uint8_t *s = e->sym + r * e->cols + c0;
-            for (uint32_t k = 0; k < tc; k += C)
-                eval_chunk(e, s + k, tc - k < C ? tc - k : C, e->h1[worker], e->h2[worker], worker);
+    for (uint64_t r = r0; r < r1; r++)
+        for (uint64_t tj = 0; tj < e->b.tiles_c; tj++) {
+            uint64_t c0 = tj * e->b.tile_cols;
+            uint32_t tc = (uint32_t)(e->cols - c0 < e->b.tile_cols ? e->cols - c0 : e->b.tile_cols);
+            const uint8_t *sy = e->sym + r * e->cols + c0;
+            uint32_t k = 0;
+            for (; k + 1 < tc; k += 2) {
+                uint32_t a = s17(sy[k]), c = s17(sy[k + 1]);
+                st->h1[a]++;
+                st->h1[c]++;
+                st->h2[a * NS17 + c]++;
+                if (a == 16 || c == 16) {
+                    for (uint32_t m = k; m < k + 2; m++) {
+                        if (sy[m] != RARE) continue;
+                        if (st->nrare == st->cap) {
+                            st->cap = st->cap ? st->cap * 2 : 64;
+                            uint64_t *nr = realloc(st->rare, st->cap * 8);
+                            if (!nr) { st->oom = 1; return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory"); }
+                            st->rare = nr;
+                        }
+                        st->rare[st->nrare++] = r * e->cols + c0 + m;
+                    }
+                }
+            }
+            if (k < tc) {
+                uint32_t a = s17(sy[k]);
+                st->h1[a]++;
+                st->h2[a * NS17]++;
+                if (a == 16) {
+                    if (st->nrare == st->cap) {
+                        st->cap = st->cap ? st->cap * 2 : 64;
+                        uint64_t *nr = realloc(st->rare, st->cap * 8);
+                        if (!nr) { st->oom = 1; return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory"); }
+                        st->rare = nr;
+                    }
+                    st->rare[st->nrare++] = r * e->cols + c0 + k;
+                }
+            }
         }
-    }
     return UW_OK;
 }
 
@@ -99,53 +127,80 @@ typedef struct cand {
     uint32_t chunk;
     uint64_t bits, rare;
     uint8_t len[256];
-    int maxlen;
+    int maxlen, single;
 } cand;
 
-static void zero_scratch(enc *e, int nt) {
-    memset(e->h1, 0, sizeof(*e->h1) * nt);
-    memset(e->h2, 0, sizeof(*e->h2) * nt);
-    memset(e->vchunks, 0, 8 * nt);
-    memset(e->velems, 0, 8 * nt);
-    memset(e->chunks, 0, 8 * nt);
-}
-
-/* Evaluate the current palette/sym assignment under chunk length C (0 = none); updates *best
- * for order 1 and 2. extra_bits: raw bits independent of the code (escapes). */
-static uw_status evaluate(enc *e, int nt, int mode, uint32_t C, uint64_t extra_bits, int want_order, cand *best) {
-    zero_scratch(e, nt);
-    e->C = C;
-    UW_FORWARD_IF_ERROR(uw_parallel_for(ROW_BLOCKS(e), nt, eval_task, e));
-    uint64_t h1[256] = {0}, h2[256] = {0}, vch = 0, vel = 0, ch = 0;
-    for (int w = 0; w < nt; w++) {
-        for (int k = 0; k < 256; k++) { h1[k] += e->h1[w][k]; h2[k] += e->h2[w][k]; }
-        vch += e->vchunks[w]; vel += e->velems[w]; ch += e->chunks[w];
-    }
-    (void)vch;
-    uint32_t ns = e->b.nsym;
+/* Size of coding with histograms h1 (nsym symbols) and h2 (nsym^2 pairs), for order 1 and 2;
+ * keeps the smaller in *best. fixed_bits: raw bits that do not depend on the code. */
+static uw_status consider(const uint64_t *h1, const uint64_t *h2, uint32_t ns, int mode, uint32_t C, uint64_t fixed_bits,
+                          uint64_t rare, int want_order, cand *best) {
     if (ns == 1) want_order = 1; /* a one-entry palette has no pairs to code */
     for (int order = 1; order <= 2; order++) {
         if (want_order && order != want_order) continue;
-        if (order == 2 && ns == 1) continue;
         cand c;
         memset(&c, 0, sizeof c);
-        c.mode = mode; c.order = order; c.chunk = C;
+        c.mode = mode;
+        c.order = order;
+        c.chunk = C;
+        c.rare = rare;
+        c.single = -1;
         int A = order == 2 ? (int)(ns * ns) : (int)ns;
-        uint64_t *h = order == 2 ? h2 : h1;
-        uint64_t used = 0;
-        for (int k = 0; k < A; k++) used += h[k] != 0;
-        if (used == 0) h[0] = 1; /* every chunk verbatim: keep a valid one-symbol code */
-        if (uw_huff_lengths(h, A, UW_HUFF_MAX_LEN, c.len)) return uw_error_set(UW_ERR_INVALID_ARG, "encoder: code construction failed");
-        for (int k = 0; k < A; k++) if (c.len[k] > c.maxlen) c.maxlen = c.len[k];
-        if (used <= 1) { /* one symbol: implied, length 0; mark it used */
-            for (int k = 0; k < A; k++) if (h[k]) { c.len[k] = 0; }
+        uint64_t h[256];
+        memcpy(h, order == 2 ? h2 : h1, sizeof(uint64_t) * (size_t)A);
+        int used = 0, last = 0;
+        for (int k = 0; k < A; k++)
+            if (h[k]) { used++; last = k; }
+        if (used <= 1) {
+            c.single = used ? last : 0; /* every chunk verbatim: any one symbol will do */
+        } else {
+            if (uw_huff_lengths(h, A, UW_HUFF_MAX_LEN, c.len)) return uw_error_set(UW_ERR_INVALID_ARG, "encoder: code construction failed");
+            for (int k = 0; k < A; k++)
+                if (c.len[k] > c.maxlen) c.maxlen = c.len[k];
         }
-        c.bits = uw_huff_cost(h, c.len, A) + extra_bits + (uint64_t)((A + 1) / 2) * 8;
-        c.rare = C ? vel : extra_bits / 8;
-        if (C) c.bits += ch + 8 * vel;
+        c.bits = uw_huff_cost(h, c.len, A) + fixed_bits + (uint64_t)((A + 1) / 2) * 8;
         if (c.bits < best->bits) *best = c;
     }
     return UW_OK;
+}
+
+/* Verbatim chunks of C: remove every chunk holding a rare element from the statistics. */
+static void verbatim_stats(const enc *e, const stats17 *tot, uint32_t C, uint64_t *h1, uint64_t *h2, uint64_t *vchunks,
+                           uint64_t *velems, uint64_t *chunks) {
+    uint64_t x1[NS17], x2[NS17 * NS17];
+    memcpy(x1, tot->h1, sizeof x1);
+    memcpy(x2, tot->h2, sizeof x2);
+    *vchunks = *velems = *chunks = 0;
+    for (uint64_t tj = 0; tj < e->b.tiles_c; tj++) {
+        uint64_t c0 = tj * e->b.tile_cols, tc = e->cols - c0 < e->b.tile_cols ? e->cols - c0 : e->b.tile_cols;
+        *chunks += e->rows * ((tc + C - 1) / C);
+    }
+    uint64_t last = UINT64_MAX;
+    for (uint64_t blk = 0; blk < ROW_BLOCKS(e); blk++)
+        for (uint64_t q = 0; q < e->st[blk].nrare; q++) {
+            uint64_t i = e->st[blk].rare[q], r = i / e->cols, c = i % e->cols;
+            uint64_t c0 = c / e->b.tile_cols * e->b.tile_cols, tc = e->cols - c0 < e->b.tile_cols ? e->cols - c0 : e->b.tile_cols;
+            uint64_t cs = c0 + (c - c0) / C * C, len = c0 + tc - cs < C ? c0 + tc - cs : C;
+            uint64_t key = r * e->cols + cs;
+            if (key == last) continue;
+            last = key;
+            (*vchunks)++;
+            *velems += len;
+            const uint8_t *sy = e->sym + key;
+            uint64_t m = 0;
+            for (; m + 1 < len; m += 2) {
+                x1[s17(sy[m])]--;
+                x1[s17(sy[m + 1])]--;
+                x2[s17(sy[m]) * NS17 + s17(sy[m + 1])]--;
+            }
+            if (m < len) {
+                x1[s17(sy[m])]--;
+                x2[s17(sy[m]) * NS17]--;
+            }
+        }
+    for (int a = 0; a < 16; a++) {
+        h1[a] = x1[a];
+        for (int c = 0; c < 16; c++) h2[a * 16 + c] = x2[a * NS17 + c];
+    }
 }
 
 /* ---- tile encoding ---- */
@@ -164,12 +219,13 @@ static void put_chunk(enc *e, uw_bitw *w, const uint8_t *s, const uint16_t *x, u
     }
     if (b->order == 1) {
         for (uint32_t k = 0; k < len; k++) {
-            uw_bitw_put(w, e->codes[s[k]], b->len[s[k]]);
-            if (s[k] == esc) uw_bitw_put(w, uw_bf16_exp(x[k]), 8);
+            uint32_t a = s[k] > esc ? esc : s[k];
+            uw_bitw_put(w, e->codes[a], b->len[a]);
+            if (a == esc) uw_bitw_put(w, uw_bf16_exp(x[k]), 8);
         }
     } else {
         for (uint32_t k = 0; k < len; k += 2) {
-            uint32_t a = s[k], c = k + 1 < len ? s[k + 1] : 0;
+            uint32_t a = s[k] > esc ? esc : s[k], c = k + 1 < len ? (s[k + 1] > esc ? esc : s[k + 1]) : 0;
             uint32_t p = a * b->nsym + c;
             uw_bitw_put(w, e->codes[p], b->len[p]);
             if (a == esc) uw_bitw_put(w, uw_bf16_exp(x[k]), 8);
@@ -286,10 +342,9 @@ static uw_status choose_geometry(enc *e, const uw_encode_params *p) {
 static void enc_free(enc *e, uint64_t ntiles) {
     free(e->sym);
     free(e->h1);
-    free(e->h2);
-    free(e->vchunks);
-    free(e->velems);
-    free(e->chunks);
+    if (e->st)
+        for (uint64_t k = 0; k < ROW_BLOCKS(e); k++) free(e->st[k].rare);
+    free(e->st);
     if (e->tw) for (uint64_t t = 0; t < ntiles; t++) free(e->tw[t].buf);
     free(e->tw);
     if (e->laneoff) for (uint64_t t = 0; t < ntiles; t++) free(e->laneoff[t]);
@@ -341,12 +396,8 @@ static uw_status encode_body(enc *e, const uw_encode_params *p, uint8_t **blob_o
     int nt = e->threads;
     uint64_t nblk = (e->n + 65535) / 65536;
     e->h1 = calloc((size_t)nt, sizeof *e->h1);
-    e->h2 = calloc((size_t)nt, sizeof *e->h2);
-    e->vchunks = calloc((size_t)nt, 8);
-    e->velems = calloc((size_t)nt, 8);
-    e->chunks = calloc((size_t)nt, 8);
     e->sym = malloc(e->n);
-    if (!e->h1 || !e->h2 || !e->vchunks || !e->velems || !e->chunks || !e->sym)
+    if (!e->h1 || !e->sym)
         return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory for a %llu-element tensor", (unsigned long long)e->n);
 
     UW_FORWARD_IF_ERROR(uw_parallel_for(nblk, nt, hist_task, e));
@@ -384,37 +435,55 @@ static uw_status encode_body(enc *e, const uw_encode_params *p, uint8_t **blob_o
         memset(&best, 0, sizeof best);
         best.bits = UINT64_MAX;
         int want = p->rare_mode;
+        UW_RETURN_ERROR_IF(want == UW_RARE_NONE && e->distinct > 16, UW_ERR_INVALID_ARG,
+                           "encoder: rare_mode NONE but the tensor has %d distinct exponents (> 16)", e->distinct);
+        UW_FORWARD_IF_ERROR(build_sym(e, 16, RARE));
+        uint64_t rb = ROW_BLOCKS(e);
+        e->st = calloc(rb, sizeof *e->st);
+        if (!e->st) return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
+        UW_FORWARD_IF_ERROR(uw_parallel_for(rb, nt, stat_task, e));
+        stats17 tot;
+        memset(&tot, 0, sizeof tot);
+        for (uint64_t k = 0; k < rb; k++) {
+            for (int a = 0; a < NS17; a++) tot.h1[a] += e->st[k].h1[a];
+            for (int a = 0; a < NS17 * NS17; a++) tot.h2[a] += e->st[k].h2[a];
+        }
+        uint64_t h1[16], h2[256];
         if (e->distinct <= 16) {
-            b->nsym = (uint8_t)e->distinct;
-            b->rare_mode = UW_RARE_NONE;
-            UW_FORWARD_IF_ERROR(build_sym(e, e->distinct, RARE));
-            UW_FORWARD_IF_ERROR(evaluate(e, nt, UW_RARE_NONE, 0, 0, p->sym_order, &best));
+            uint32_t ns = (uint32_t)e->distinct;
+            for (uint32_t a = 0; a < ns; a++) {
+                h1[a] = tot.h1[a];
+                for (uint32_t c = 0; c < ns; c++) h2[a * ns + c] = tot.h2[a * NS17 + c];
+            }
+            UW_FORWARD_IF_ERROR(consider(h1, h2, ns, UW_RARE_NONE, 0, 0, 0, p->sym_order, &best));
+            b->nsym = (uint8_t)ns;
         } else {
             if (want == UW_RARE_AUTO || want == UW_RARE_VERBATIM) {
-                b->nsym = 16;
-                b->rare_mode = UW_RARE_VERBATIM;
-                UW_FORWARD_IF_ERROR(build_sym(e, 16, RARE));
                 static const uint32_t chunks[] = {16, 32, 64, 128, 256};
                 for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
                     uint32_t C = p->chunk_len ? p->chunk_len : chunks[k];
-                    UW_FORWARD_IF_ERROR(evaluate(e, nt, UW_RARE_VERBATIM, C, 0, p->sym_order, &best));
+                    uint64_t vch, vel, ch;
+                    verbatim_stats(e, &tot, C, h1, h2, &vch, &vel, &ch);
+                    UW_FORWARD_IF_ERROR(consider(h1, h2, 16, UW_RARE_VERBATIM, C, ch + 8 * vel, vel, p->sym_order, &best));
                     if (p->chunk_len) break;
                 }
             }
             if (want == UW_RARE_AUTO || want == UW_RARE_ESCAPE) {
-                uint64_t nesc = 0;
-                for (int k = 15; k < 256; k++) nesc += e->hist[e->order_by_freq[k]];
-                b->nsym = 16;
-                b->rare_mode = UW_RARE_ESCAPE;
-                UW_FORWARD_IF_ERROR(build_sym(e, 15, 15));
-                UW_FORWARD_IF_ERROR(evaluate(e, nt, UW_RARE_ESCAPE, 0, 8 * nesc, p->sym_order, &best));
+                /* escape = symbol 15: the 16th exponent and all rarer ones */
+                memset(h1, 0, sizeof h1);
+                memset(h2, 0, sizeof h2);
+                for (int a = 0; a < NS17; a++) {
+                    int a2 = a > 15 ? 15 : a;
+                    h1[a2] += tot.h1[a];
+                    for (int c = 0; c < NS17; c++) h2[a2 * 16 + (c > 15 ? 15 : c)] += tot.h2[a * NS17 + c];
+                }
+                uint64_t nesc = tot.h1[15] + tot.h1[16];
+                UW_FORWARD_IF_ERROR(consider(h1, h2, 16, UW_RARE_ESCAPE, 0, 8 * nesc, nesc, p->sym_order, &best));
             }
-            UW_RETURN_ERROR_IF(want == UW_RARE_NONE, UW_ERR_INVALID_ARG,
-                               "encoder: rare_mode NONE but the tensor has %d distinct exponents (> 16)", e->distinct);
             b->nsym = 16;
-            b->rare_mode = (uint8_t)best.mode;
-            if (best.mode == UW_RARE_VERBATIM) UW_FORWARD_IF_ERROR(build_sym(e, 16, RARE));
+            /* escape mode reuses the top-16 symbols: put_chunk folds 15 and RARE into the escape */
         }
+        b->rare_mode = (uint8_t)best.mode;
         int nreg = b->rare_mode == UW_RARE_ESCAPE ? 15 : b->nsym;
         memcpy(b->palette, e->order_by_freq, (size_t)nreg);
         b->order = (uint8_t)best.order;
@@ -425,25 +494,7 @@ static uw_status encode_body(enc *e, const uw_encode_params *p, uint8_t **blob_o
         uw_blob_layout(b);
         memcpy(b->len, best.len, 256);
         b->maxlen = (uint8_t)best.maxlen;
-        b->single = -1;
-        int used = 0, last = -1;
-        for (uint32_t k = 0; k < b->alphabet; k++) if (best.len[k]) { used++; last = (int)k; }
-        if (used == 0) { /* single implied symbol: find it */
-            for (uint32_t k = 0; k < b->alphabet; k++) if (last < 0) last = (int)k;
-            b->single = last;
-            /* the only symbol with a nonzero count; evaluate() left it at length 0 */
-        }
-        if (b->single >= 0) {
-            /* find the actually used symbol from a fresh histogram (order 1 or 2) */
-            zero_scratch(e, nt);
-            e->C = b->chunk;
-            UW_FORWARD_IF_ERROR(uw_parallel_for(ROW_BLOCKS(e), nt, eval_task, e));
-            uint64_t tot[256] = {0};
-            for (int w = 0; w < nt; w++)
-                for (int k = 0; k < 256; k++) tot[k] += (b->order == 2 ? e->h2 : e->h1)[w][k];
-            b->single = 0;
-            for (uint32_t k = 0; k < b->alphabet; k++) if (tot[k]) { b->single = (int)k; break; }
-        }
+        b->single = best.single;
         uw_huff_codes(b->len, (int)b->alphabet, e->codes);
     }
     uw_blob_layout(b);

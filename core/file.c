@@ -68,12 +68,28 @@ static uw_status build_entries(uw_file *f) {
         if (!e->stored) { s = uw_error_set(UW_ERR_CORRUPT, "tensor '%s' of the original header is missing from the file", e->orig->name); break; }
         if (ti) {
             ncomp++;
-            json_t *codec = json_object_get(ti, "codec");
-            if (!json_is_string(codec)) { s = uw_error_set(UW_ERR_CORRUPT, "tensor '%s': unweight entry lacks a codec", e->orig->name); break; }
+            const char *why = NULL;
+            json_t *codec = json_object_get(ti, "codec"), *ent = json_object_get(ti, "exp_entropy_ubits"),
+                   *rare = json_object_get(ti, "rare_ppm"), *dt = json_object_get(ti, "dtype"), *sh = json_object_get(ti, "shape");
+            if (!json_is_object(ti)) why = "is not an object";
+            else if (!json_is_string(codec) || (strcmp(json_string_value(codec), "huffman") && strcmp(json_string_value(codec), "palette")))
+                why = "has no codec \"huffman\" or \"palette\"";
+            else if (!json_is_integer(ent) || json_integer_value(ent) < 0 || !json_is_integer(rare) || json_integer_value(rare) < 0)
+                why = "lacks non-negative integer exp_entropy_ubits / rare_ppm";
+            else if (!json_is_string(dt) || strcmp(json_string_value(dt), e->orig->dtype))
+                why = "has a dtype that differs from the original header";
+            else if (!json_is_array(sh) || json_array_size(sh) != (size_t)e->orig->ndim)
+                why = "has a shape that differs from the original header";
+            else
+                for (int d = 0; d < e->orig->ndim && !why; d++) {
+                    json_t *v = json_array_get(sh, (size_t)d);
+                    if (!json_is_integer(v) || (uint64_t)json_integer_value(v) != e->orig->shape[d]) why = "has a shape that differs from the original header";
+                }
+            if (why) { s = uw_error_set(UW_ERR_CORRUPT, "__metadata__.unweight entry of tensor '%s' %s", e->orig->name, why); break; }
             e->compressed = 1;
             e->codec = !strcmp(json_string_value(codec), "palette") ? UW_CODEC_PALETTE : UW_CODEC_HUFFMAN;
-            e->entropy = (double)json_integer_value(json_object_get(ti, "exp_entropy_ubits")) / 1e6;
-            e->rare_frac = (double)json_integer_value(json_object_get(ti, "rare_ppm")) / 1e6;
+            e->entropy = (double)json_integer_value(ent) / 1e6;
+            e->rare_frac = (double)json_integer_value(rare) / 1e6;
             if (strcmp(e->stored->dtype, "U8") || e->stored->ndim != 1) { s = uw_error_set(UW_ERR_CORRUPT, "compressed tensor '%s' is not stored as a 1-D U8 blob", e->orig->name); break; }
             if (strcmp(e->orig->dtype, "BF16")) { s = uw_error_set(UW_ERR_UNSUPPORTED, "compressed tensor '%s' has original dtype %s", e->orig->name, e->orig->dtype); break; }
         } else {
