@@ -113,6 +113,10 @@ roundtrip)
     expect_rc 0 "$BIN" info --json "$W/g.safetensors"
     all=$(grep -c '"codec":"huffman"' "$W/stdout")
     [ "$mlp" -gt 0 ] && [ "$mlp" -lt "$all" ] || fail "mlp selected $mlp tensors, all selected $all"
+    check "the compressed file is the same bytes for --threads 1 and --threads 2 (deterministic output)"
+    expect_rc 0 "$BIN" compress "$SAMPLE" "$W/t1.safetensors" --threads 1
+    expect_rc 0 "$BIN" compress "$SAMPLE" "$W/t2.safetensors" --threads 2
+    same_bytes "$W/t1.safetensors" "$W/t2.safetensors"
     ;;
 
 verify)
@@ -361,6 +365,32 @@ EOF
     no_outputs "$W"
     check "exit 2: a flipped byte in the blob area also fails bench (checksum)"
     expect_rc 2 "$BIN" bench "$W/flip.safetensors" --repeat 1
+    check "exit 2: tampered unweight metadata (unknown codec, wrong shape, missing field) is rejected"
+    for edit in codec shape field; do
+        "$PY" - "$W/c.safetensors" "$W/meta.safetensors" "$edit" <<'EOF' || fail "could not edit metadata"
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = json.loads(raw[8:8 + n])
+um = json.loads(hdr["__metadata__"]["unweight"])
+name = sorted(um["tensors"])[0]
+if sys.argv[3] == "codec":
+    um["tensors"][name]["codec"] = "pupfman"
+elif sys.argv[3] == "shape":
+    um["tensors"][name]["shape"][-1] += 1
+else:
+    del um["tensors"][name]["rare_ppm"]
+hdr["__metadata__"]["unweight"] = json.dumps(um, separators=(",", ":"))
+js = json.dumps(hdr, separators=(",", ":")).encode()
+js += b" " * (n - len(js))  # same length: data offsets stay valid
+assert len(js) == n, "edited header grew"
+open(sys.argv[2], "wb").write(raw[:8] + js + raw[8 + n:])
+EOF
+        expect_rc 2 "$BIN" info "$W/meta.safetensors"
+        one_error_line "$W/meta.safetensors"
+        expect_rc 2 "$BIN" decompress "$W/meta.safetensors" "$W/out.safetensors"
+        no_outputs "$W"
+    done
     ;;
 
 io)
