@@ -9,7 +9,8 @@
 uw_status uw_cpu_decode_tile_ref(const uw_blob *b, uint64_t t, uint16_t *dst, uint64_t ld);
 /* Fast-decoder lookup table: one entry per maxlen-bit window, up to two exponents each. */
 typedef struct uw_fast_tab {
-    uint32_t e[1 << 12];
+    uint32_t e[1 << 12]; /* one code per lookup (escapes, chunk tails) */
+    uint64_t m[1 << 12]; /* every whole code in a 12-bit window, up to 4 exponents */
 } uw_fast_tab;
 void uw_fast_tab_build(const uw_blob *b, uw_fast_tab *ft);
 uw_status uw_cpu_decode_tile_fast(const uw_blob *b, const uw_fast_tab *ft, uint64_t t, uint16_t *dst,

@@ -9,15 +9,22 @@
 
 #define BAD(...) return uw_error_set(UW_ERR_CORRUPT, __VA_ARGS__)
 
-/* entry layout */
-#define F_EXP0(e) ((e) & 0xFF)
-#define F_EXP1(e) (((e) >> 8) & 0xFF)
-#define F_TOT(e) (((e) >> 16) & 0xF)
-#define F_LEN1(e) (((e) >> 20) & 0xF)
-#define F_CNT(e) (((e) >> 24) & 3)
-#define F_ESC0 (1u << 26)
-#define F_ESC1 (1u << 27)
-#define F_PADOK (1u << 28) /* order 2: second symbol is index 0 */
+/* Entry layout: the shift count sits in the low bits so the hot loop uses it without a mask
+ * dance; the two exponents are one 16-bit store. */
+#define F_TOT(e) ((e) & 0xF)              /* bits consumed by the whole entry */
+#define F_CNT(e) (((e) >> 4) & 3)         /* exponents it yields: 1 or 2 */
+#define F_EXP0(e) (((e) >> 8) & 0xFF)
+#define F_EXP1(e) (((e) >> 16) & 0xFF)
+#define F_LEN1(e) (((e) >> 24) & 0xF)     /* bits of the first symbol alone (order 1) */
+#define F_ESC0 (1u << 28)
+#define F_ESC1 (1u << 29)
+#define F_PADOK (1u << 30) /* order 2: second symbol is index 0 */
+
+#define M_ESC ((uint64_t)1 << 40) /* multi entry: the first code is (or holds) an escape */
+
+static inline uint32_t mk_entry(uint32_t x0, uint32_t x1, uint32_t tot, uint32_t len1, uint32_t cnt) {
+    return tot | (cnt << 4) | (x0 << 8) | (x1 << 16) | (len1 << 24);
+}
 
 void uw_fast_tab_build(const uw_blob *b, uw_fast_tab *ft) {
     uint16_t tab[1 << 12];
@@ -31,22 +38,45 @@ void uw_fast_tab_build(const uw_blob *b, uw_fast_tab *ft) {
         uint32_t s = uw_entry_sym(tab[i]), l = uw_entry_len(tab[i]), e;
         if (b->order == 2) {
             uint32_t a = s / b->nsym, c = s % b->nsym;
-            e = (uint32_t)b->palette[a] | ((uint32_t)b->palette[c] << 8) | (l << 16) | (l << 20) | (2u << 24);
+            e = mk_entry(b->palette[a], b->palette[c], l, l, 2);
             if (a == esc) e |= F_ESC0;
             if (c == esc) e |= F_ESC1;
             if (c == 0) e |= F_PADOK;
         } else {
-            e = (uint32_t)b->palette[s] | (l << 16) | (l << 20) | (1u << 24);
+            e = mk_entry(b->palette[s], 0, l, l, 1);
             if (s == esc) {
                 e |= F_ESC0;
             } else if (b->single < 0) {
                 uint16_t t2 = tab[i >> l];
                 uint32_t s2 = uw_entry_sym(t2), l2 = uw_entry_len(t2);
                 if (l + l2 <= b->maxlen && s2 != esc)
-                    e = (uint32_t)b->palette[s] | ((uint32_t)b->palette[s2] << 8) | ((l + l2) << 16) | (l << 20) | (2u << 24);
+                    e = mk_entry(b->palette[s], b->palette[s2], l + l2, l, 2);
             }
         }
         ft->e[i] = e;
+    }
+    /* Multi-code entries over a fixed 12-bit window (shorter codes replicate), so the hot loop
+     * masks with a constant: exponents in bits 8..39, bits consumed in 0..3, count in 4..6;
+     * packing stops before an escape, and an entry that starts with one is flagged. */
+    uint32_t lmask = (1u << b->maxlen) - 1;
+    for (uint32_t i = 0; i < 4096; i++) {
+        uint32_t pos = 0, cnt = 0, step = b->order == 2 ? 2 : 1;
+        uint64_t x = 0, flag = 0;
+        while (cnt + step <= 4) {
+            uint16_t t = tab[b->single >= 0 ? 0 : (i >> pos) & lmask];
+            uint32_t sy = uw_entry_sym(t), l = uw_entry_len(t);
+            if (pos + l > 12) break;
+            uint32_t a = b->order == 2 ? sy / b->nsym : sy, c = b->order == 2 ? sy % b->nsym : 0;
+            if (a == esc || (b->order == 2 && c == esc)) {
+                if (!cnt) flag = M_ESC;
+                break;
+            }
+            x |= (uint64_t)b->palette[a] << (8 * cnt);
+            if (b->order == 2) x |= (uint64_t)b->palette[c] << (8 * (cnt + 1));
+            cnt += step;
+            pos += l;
+        }
+        ft->m[i] = pos | ((uint64_t)cnt << 4) | (x << 8) | flag;
     }
 }
 
@@ -87,8 +117,8 @@ static inline int step_one(const uw_blob *b, const uint32_t *T, uint64_t mask, c
     uint64_t v = peek(R, *pos);
     uint32_t e = T[v & mask];
     if (!(e & (F_ESC0 | F_ESC1)) && k + F_CNT(e) <= len) {
-        eb[k] = (uint8_t)e;
-        if (F_CNT(e) == 2) eb[k + 1] = (uint8_t)(e >> 8);
+        eb[k] = (uint8_t)F_EXP0(e);
+        if (F_CNT(e) == 2) eb[k + 1] = (uint8_t)F_EXP1(e);
         *pos += F_TOT(e);
         *kp = k + F_CNT(e);
         return 0;
@@ -126,7 +156,8 @@ static inline uint64_t decode_run(const uw_blob *b, const uint32_t *T, uint64_t 
             while (k + 2 <= len) {
                 uint32_t e = T[load_fast(R->p, pos) & mask];
                 if (e & (F_ESC0 | F_ESC1)) break;
-                memcpy(eb + k, &e, 2); /* eb has one byte of slack */
+                uint16_t x2 = (uint16_t)(e >> 8);
+                memcpy(eb + k, &x2, 2); /* eb has one byte of slack */
                 pos += F_TOT(e);
                 k += F_CNT(e);
             }
@@ -172,6 +203,7 @@ static inline uint64_t decode_row(const uw_blob *b, const uint32_t *T, uint64_t 
 typedef struct tile_ctx {
     const uw_blob *b;
     const uint32_t *T;
+    const uint64_t *M;
     uint64_t mask, t, r0, c0, ld;
     uint32_t tr, tc;
     rd R;
@@ -193,10 +225,15 @@ static uw_status lane_rows(const tile_ctx *x, uint32_t j, uint32_t ra, uint32_t 
 
 /* G lanes, rows in lock-step; the hot loop advances all G bit positions per iteration and
  * leaves to the scalar path at escapes, chunk tails and verbatim chunks. */
-UW_NO_VECTORIZE static uw_status lane_group(const tile_ctx *x, uint32_t j0, uint64_t *pos, const uint64_t *end, const uint32_t *ra, const uint32_t *rz,
-                            uint8_t *ebuf, size_t estride) {
+/* G lanes, rows in lock-step. Each iteration reloads every lane's 64-bit window once and takes
+ * two multi-code entries from it (up to 8 exponents); the only state per lane is its bit
+ * position and output index, so four lanes fit in registers. Escapes and chunk tails step
+ * through the single-code path. */
+UW_NO_VECTORIZE static uw_status lane_group(const tile_ctx *x, uint32_t j0, uint64_t *pos, const uint64_t *end, const uint32_t *ra,
+                                            const uint32_t *rz, uint8_t *ebuf, size_t estride) {
     const uw_blob *b = x->b;
     const uint32_t *T = x->T;
+    const uint64_t *M = x->M;
     const uint64_t mask = x->mask;
     const uint8_t *sp = x->R.p;
     uint32_t common = rz[0] - ra[0];
@@ -207,16 +244,15 @@ UW_NO_VECTORIZE static uw_status lane_group(const tile_ctx *x, uint32_t j0, uint
         for (uint32_t k0 = 0; k0 < tc; k0 += C) {
             uint32_t len = tc - k0 < C ? tc - k0 : C;
             uint32_t kk[G];
-            uint8_t *e[G];
+            uint8_t *e0 = ebuf + k0;
             for (int l = 0; l < G; l++) {
-                e[l] = ebuf + l * estride + k0;
                 kk[l] = 0;
                 if (b->rare_mode == UW_RARE_VERBATIM) {
                     uint64_t v = peek(&x->R, pos[l]);
                     pos[l]++;
                     if (v & 1) {
-                        for (uint32_t k = 0; k < len; k++, pos[l] += 8) e[l][k] = (uint8_t)peek(&x->R, pos[l]);
-                        kk[l] = len + 2; /* done: keeps the hot loop off */
+                        for (uint32_t k = 0; k < len; k++, pos[l] += 8) e0[l * estride + k] = (uint8_t)peek(&x->R, pos[l]);
+                        kk[l] = len + 8; /* done: keeps the hot loop off */
                     }
                 }
             }
@@ -226,37 +262,41 @@ UW_NO_VECTORIZE static uw_status lane_group(const tile_ctx *x, uint32_t j0, uint
 #if defined(__clang__)
 #pragma clang loop vectorize(disable)
 #endif
-                while (k_0 + 2 <= len && k_1 + 2 <= len && k_2 + 2 <= len && k_3 + 2 <= len) {
-                    uint32_t a0 = T[load_fast(sp, p0) & mask], a1 = T[load_fast(sp, p1) & mask];
-                    uint32_t a2 = T[load_fast(sp, p2) & mask], a3 = T[load_fast(sp, p3) & mask];
-                    if ((a0 | a1 | a2 | a3) & (F_ESC0 | F_ESC1)) break;
-                    memcpy(e[0] + k_0, &a0, 2);
-                    memcpy(e[1] + k_1, &a1, 2);
-                    memcpy(e[2] + k_2, &a2, 2);
-                    memcpy(e[3] + k_3, &a3, 2);
-                    p0 += F_TOT(a0); k_0 += F_CNT(a0);
-                    p1 += F_TOT(a1); k_1 += F_CNT(a1);
-                    p2 += F_TOT(a2); k_2 += F_CNT(a2);
-                    p3 += F_TOT(a3); k_3 += F_CNT(a3);
+                while (k_0 + 8 <= len && k_1 + 8 <= len && k_2 + 8 <= len && k_3 + 8 <= len) {
+                    uint64_t v0 = load_fast(sp, p0), v1 = load_fast(sp, p1), v2 = load_fast(sp, p2), v3 = load_fast(sp, p3);
+                    uint64_t a0 = M[v0 & 0xFFF], a1 = M[v1 & 0xFFF], a2 = M[v2 & 0xFFF], a3 = M[v3 & 0xFFF];
+                    uint64_t c0 = M[(v0 >> (a0 & 15)) & 0xFFF], c1 = M[(v1 >> (a1 & 15)) & 0xFFF];
+                    uint64_t c2 = M[(v2 >> (a2 & 15)) & 0xFFF], c3 = M[(v3 >> (a3 & 15)) & 0xFFF];
+                    if ((a0 | a1 | a2 | a3 | c0 | c1 | c2 | c3) & M_ESC) break;
+#define UW_EMIT(i)                                                                             \
+    {                                                                                          \
+        uint8_t *o_ = e0 + i * estride + k_##i;                                                \
+        uint32_t x_ = (uint32_t)(a##i >> 8), y_ = (uint32_t)(c##i >> 8), n_ = (uint32_t)(a##i >> 4) & 7; \
+        memcpy(o_, &x_, 4);                                                                    \
+        memcpy(o_ + n_, &y_, 4);                                                               \
+        p##i += (a##i & 15) + (c##i & 15);                                                     \
+        k_##i += n_ + ((uint32_t)(c##i >> 4) & 7);                                             \
+    }
+                    UW_EMIT(0) UW_EMIT(1) UW_EMIT(2) UW_EMIT(3)
+#undef UW_EMIT
                 }
                 pos[0] = p0; pos[1] = p1; pos[2] = p2; pos[3] = p3;
                 kk[0] = k_0; kk[1] = k_1; kk[2] = k_2; kk[3] = k_3;
-                /* one scalar step for every lane stopped by an escape; at a chunk tail the
-                 * lanes finish alone */
+                /* near an escape: a few single-code steps carry every lane past it (an escape
+                 * sits within the next 5 codes of a flagged window); at a tail, lanes finish alone */
                 int tail = 0;
                 for (int l = 0; l < G; l++) {
-                    if (kk[l] + 2 > len) { tail = 1; continue; }
-                    if (T[peek(&x->R, pos[l]) & mask] & (F_ESC0 | F_ESC1)) {
-                        if (step_one(b, T, mask, &x->R, &pos[l], e[l], &kk[l], len))
+                    if (kk[l] + 8 > len) { tail = 1; continue; }
+                    for (int st = 0; st < 5 && kk[l] < len; st++)
+                        if (step_one(b, T, mask, &x->R, &pos[l], e0 + l * estride, &kk[l], len))
                             BAD("blob: tile %llu lane %u: padding symbol of an odd chunk is not 0", (unsigned long long)x->t, j0 + l);
-                        if (pos[l] > end[l]) BAD("blob: tile %llu lane %u runs past its end", (unsigned long long)x->t, j0 + l);
-                    }
+                    if (pos[l] > end[l]) BAD("blob: tile %llu lane %u runs past its end", (unsigned long long)x->t, j0 + l);
                 }
                 if (tail) break;
             }
             for (int l = 0; l < G; l++) {
                 if (kk[l] < len) {
-                    uint64_t p = decode_run(b, T, mask, &x->R, 1, pos[l], e[l] + kk[l], len - kk[l]);
+                    uint64_t p = decode_run(b, T, mask, &x->R, 1, pos[l], e0 + l * estride + kk[l], len - kk[l]);
                     if (p == UINT64_MAX) BAD("blob: tile %llu lane %u: padding symbol of an odd chunk is not 0", (unsigned long long)x->t, j0 + l);
                     pos[l] = p;
                 }
@@ -278,6 +318,7 @@ uw_status uw_cpu_decode_tile_fast(const uw_blob *b, const uw_fast_tab *ft, uint6
     tile_ctx x;
     x.b = b;
     x.T = ft->e;
+    x.M = ft->m;
     x.mask = ((uint64_t)1 << b->maxlen) - 1;
     x.t = t;
     x.ld = ld;
@@ -287,7 +328,7 @@ uw_status uw_cpu_decode_tile_fast(const uw_blob *b, const uw_fast_tab *ft, uint6
     x.R.avail = b->total - b->off_stream;
     uw_tile_rect(b, t, &x.r0, &x.tr, &x.c0, &x.tc);
     uint32_t C = b->chunk ? b->chunk : x.tc;
-    size_t estride = (size_t)x.tc + 8;
+    size_t estride = (size_t)x.tc + 16; /* the hot loop stores 4 bytes past its count */
     uint8_t *ebuf = malloc(estride * G);
     if (!ebuf) return uw_error_set(UW_ERR_NOMEM, "decoder: out of memory");
     uw_status s = UW_OK;
