@@ -33,18 +33,6 @@ uw_status uw_backend_probe(const char *name) {
 
 /* ---- devices and resident weights: thin dispatch over the backend table ---- */
 
-struct uw_device {
-    const uw_backend *be;
-    void *ctx;
-    char name[256];
-};
-
-struct uw_weights {
-    uw_device *dev;
-    void *wh;
-    uint64_t rows, cols;
-    unsigned resident;
-};
 
 const char *uw_pipeline_name(uw_pipeline p) {
     switch (p) {
@@ -69,6 +57,7 @@ uw_status uw_device_open(const char *backend, const char *device, uw_device **ou
     uw_device *d = calloc(1, sizeof *d);
     UW_RETURN_ERROR_IF(!d, UW_ERR_NOMEM, "out of memory");
     d->be = be;
+    d->tuner = NULL;
     uw_status s = be->open(device, &d->ctx);
     if (s != UW_OK) {
         free(d);
@@ -128,8 +117,25 @@ uw_status uw_weights_decode(uw_weights *w, uint16_t *host_out, uint64_t elems) {
 
 uw_status uw_weights_matmul(uw_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch) {
     UW_RETURN_ERROR_IF(!w || !x || !y || !batch, UW_ERR_INVALID_ARG, "uw_weights_matmul: NULL or empty argument");
-    if (p == UW_PIPELINE_AUTO) /* until the tuner (issue 8): the fewest bytes that are resident */
-        p = (w->resident & UW_RESIDENT_HUFFMAN) ? UW_PIPELINE_FUSED_HUFFMAN
-          : (w->resident & UW_RESIDENT_PALETTE) ? UW_PIPELINE_PALETTE_DIRECT : UW_PIPELINE_PLAIN_BF16;
+    if (p == UW_PIPELINE_AUTO) {
+        /* one look-up per call: the tuner's recorded choice, or the documented default */
+        uw_choice c;
+        UW_FORWARD_IF_ERROR(uw_weights_choice(w, batch, &c));
+        for (int i = 0; i < c.nparams; i++) UW_FORWARD_IF_ERROR(w->dev->be->set_param(w->dev->ctx, c.param_names[i], c.param_values[i]));
+        p = c.pipeline;
+    }
     return w->dev->be->matmul(w->dev->ctx, w->wh, p, x, y, batch);
+}
+
+uw_status uw_weights_upload_budget(uw_device *d, const void *blob, size_t size, uint64_t budget, uw_weights **out) {
+    uw_blob b;
+    UW_RETURN_ERROR_IF(!d || !blob || !out, UW_ERR_INVALID_ARG, "uw_weights_upload_budget: NULL argument");
+    UW_FORWARD_IF_ERROR(uw_blob_parse(blob, size, &b));
+    UW_RETURN_ERROR_IF(b.codec != UW_CODEC_HUFFMAN, UW_ERR_INVALID_ARG, "uw_weights_upload_budget: needs a Huffman blob");
+    UW_RETURN_ERROR_IF(b.total > budget, UW_ERR_LIMIT, "the %llu-byte blob does not fit the %llu-byte budget",
+                       (unsigned long long)b.total, (unsigned long long)budget);
+    /* palette IR: nibbles + plane + exception index, ~1.5 bytes per weight */
+    uint64_t palette = b.n + (b.n + 1) / 2 + 8 * (b.ntiles + 1) + 4096;
+    unsigned res = UW_RESIDENT_HUFFMAN | (b.total + palette <= budget ? UW_RESIDENT_PALETTE : 0);
+    return uw_weights_upload(d, blob, size, res, out);
 }

@@ -6,6 +6,13 @@
 
 #include "blob.h"
 
+#define UW_PARAM_MAX_VALUES 8
+typedef struct uw_param_desc {
+    const char *name;
+    int nvalues;
+    int values[UW_PARAM_MAX_VALUES]; /* values[0] is the default */
+} uw_param_desc;
+
 typedef struct uw_backend {
     const char *name;
     /* UW_OK if a usable device exists now; UW_ERR_NO_DEVICE otherwise (never aborts) */
@@ -21,7 +28,28 @@ typedef struct uw_backend {
     uw_status (*decode)(void *ctx, void *wh, uint16_t *host_out);
     /* y = x W^T with host x/y; UW_ERR_UNSUPPORTED for pipelines the backend does not offer */
     uw_status (*matmul)(void *ctx, void *wh, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
+    /* optional (NULL = none): the tunable per-call parameters, with their candidate values; the
+     * autotuner sets them with set_param before timing (core/tuner.c) */
+    const uw_param_desc *(*params)(void *ctx, int *count);
+    uw_status (*set_param)(void *ctx, const char *name, int value);
+    /* optional: driver/runtime version for the tuning-cache key */
+    const char *(*driver)(void *ctx);
 } uw_backend;
+
+/* The objects behind the public device API (core/backend.c, core/tuner.c). */
+struct uw_device {
+    const uw_backend *be;
+    void *ctx;
+    char name[256];
+    uw_tuner *tuner; /* consulted by UW_PIPELINE_AUTO; may be NULL */
+};
+
+struct uw_weights {
+    uw_device *dev;
+    void *wh;
+    uint64_t rows, cols;
+    unsigned resident;
+};
 
 extern const uw_backend uw_backend_cpu;
 #ifdef UW_WITH_OPENCL

@@ -52,4 +52,4 @@ void uw_error_prefix(const char *fmt, ...) {
     uw_err_buf[n + old] = 0;
 }
 
-const char *uw_version(void) { return "0.1.0"; }
+const char *uw_version(void) { return UW_VERSION_STRING; }

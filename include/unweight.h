@@ -15,6 +15,7 @@ extern "C" {
 #define UW_VERSION_MAJOR 0
 #define UW_VERSION_MINOR 1
 #define UW_VERSION_PATCH 0
+#define UW_VERSION_STRING "0.1.0"
 #define UW_FORMAT_VERSION 1 /* tensor blob version written by this library */
 
 /* Library version string, e.g. "0.1.0". */
@@ -115,8 +116,8 @@ typedef struct uw_tensor_info {
     double verbatim_frac;    /* fraction of elements in verbatim chunks or escaped */
 } uw_tensor_info;
 
-/* Open a safetensors file (plain or compressed) by mmap. The header is validated; blobs are
- * checked when decoded. */
+/* Open a safetensors file (plain or compressed) by mmap. The headers are validated, and so are
+ * each blob's header and index (no payload is read); checksums are checked when decoded. */
 uw_status uw_file_open(const char *path, uw_file **out);
 void uw_file_close(uw_file *f);
 
@@ -164,8 +165,8 @@ uw_status uw_compress_file(const char *in, const char *out, const uw_compress_op
 uw_status uw_decompress_file(const char *in, const char *out, int threads,
                              uw_progress_fn progress, void *user);
 
-/* Decode and check every compressed tensor; UW_OK only if all pass. *bad (may be NULL)
- * receives the number of failing tensors. */
+/* Decode and check every compressed tensor, and every passthrough tensor's checksum; UW_OK
+ * only if all pass. *bad (may be NULL) receives the number of failing tensors. */
 uw_status uw_verify_file(const char *path, int threads, size_t *bad);
 
 /* ---------------------------------------------------------------- devices ----------------- */
@@ -214,6 +215,52 @@ uw_status uw_weights_decode(uw_weights *w, uint16_t *host_out, uint64_t elems);
 /* y = x W^T on the device, x host BF16 [batch, in], y host fp32 [batch, out]. Blocks until done.
  * UW_ERR_UNSUPPORTED if the pipeline is not offered or its resident form is missing. */
 uw_status uw_weights_matmul(uw_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
+
+/* Upload choosing the resident forms under a memory budget (bytes of device memory for this
+ * weight): always the Huffman blob; the palette IR as well when both fit. */
+uw_status uw_weights_upload_budget(uw_device *d, const void *blob, size_t blob_size, uint64_t budget_bytes,
+                                   uw_weights **out);
+
+/* ---------------------------------------------------------------- autotuner --------------- */
+
+/* The tuner measures, per (backend, device, driver, weight shape, batch bucket), every offered
+ * pipeline and the backend's per-call parameters by coordinate descent, and keeps the fastest.
+ * Its results live in a tuning cache file (docs/TUNING.md). With a tuner attached to a device,
+ * UW_PIPELINE_AUTO runs the recorded choice; untuned shapes get the default: fused-huffman if the
+ * Huffman form is resident, else palette-direct, else plain-bf16. */
+typedef struct uw_tuner uw_tuner;
+
+/* Open a tuner backed by the cache file `path` (NULL: memory only). An existing file is loaded;
+ * a corrupt file or stale entries are ignored, never trusted, and reported by uw_tuner_warning. */
+uw_status uw_tuner_open(const char *path, uw_tuner **out);
+void uw_tuner_close(uw_tuner *t);
+/* Warnings from loading ("" if none). */
+const char *uw_tuner_warning(const uw_tuner *t);
+/* Number of entries (all devices). */
+size_t uw_tuner_entries(const uw_tuner *t);
+/* Write the cache file atomically (temporary file + rename). */
+uw_status uw_tuner_save(uw_tuner *t);
+/* Let UW_PIPELINE_AUTO on this device use the tuner (NULL detaches). */
+void uw_device_set_tuner(uw_device *d, uw_tuner *t);
+
+/* Batch-size bucket of `batch` (1, 2-4, 5-16, 17-64, 65-256, 257+ are 0..5); *representative
+ * (may be NULL) receives the batch size the tuner measures the bucket with. */
+int uw_batch_bucket(uint64_t batch, uint64_t *representative);
+
+/* What AUTO runs for this weight and batch, and whether it came from the tuner. */
+typedef struct uw_choice {
+    uw_pipeline pipeline;
+    int tuned;                 /* 1: from the cache; 0: the documented default */
+    int nparams;
+    char param_names[4][32];
+    int param_values[4];
+    double time_us;            /* measured time of the choice (tuned only) */
+} uw_choice;
+uw_status uw_weights_choice(uw_weights *w, uint64_t batch, uw_choice *c);
+
+/* Tune this weight's shape for the bucket of `batch` on its device and record the result in the
+ * tuner (skipped if already recorded, unless force). Needs the resident forms the pipelines use. */
+uw_status uw_tune(uw_tuner *t, uw_weights *w, uint64_t batch, int force);
 
 /* ---------------------------------------------------------------- backends ---------------- */
 

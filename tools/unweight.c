@@ -41,6 +41,11 @@ static const char usage_text[] =
     "      Encode/decode throughput (GB/s of BF16) with 1 and N threads (default N: all cores),\n"
     "      best of R (default 5) after one warm-up, against memcpy. FILE may be plain or\n"
     "      compressed.\n"
+    "  tune FILE [--backend NAME] [--batch 1,8,64] [--cache PATH]\n"
+    "      Autotune every weight shape of FILE for each batch bucket on the backend (default\n"
+    "      cpu): time each pipeline and the backend's parameters, keep the fastest in the\n"
+    "      tuning cache (default ${XDG_CACHE_HOME:-~/.cache}/unweight/tuning.tsv); shapes\n"
+    "      already in the cache are not re-tuned. UW_PIPELINE_AUTO then uses the cache.\n"
     "  backends      list the compiled backends and whether each finds a device\n"
     "  help, --help  this text\n"
     "  --version     print the version\n"
@@ -113,7 +118,7 @@ static int report(uw_status s, const char *path, const char *other) {
 
 /* ---------------------------------------------------------------- options ----------------- */
 
-enum { O_SELECT = 1, O_THREADS = 2, O_CODEC = 4, O_JSON = 8, O_REPEAT = 16, O_BACKEND = 32 };
+enum { O_SELECT = 1, O_THREADS = 2, O_CODEC = 4, O_JSON = 8, O_REPEAT = 16, O_BACKEND = 32, O_CACHE = 64, O_BATCH = 128 };
 
 typedef struct opts {
     const char *pos[8];
@@ -121,6 +126,9 @@ typedef struct opts {
     int select, threads, codec, json, repeat;
     int threads_set;
     const char *backend;
+    const char *cache;    /* --cache PATH (tune, bench) */
+    uint64_t batch[8];    /* --batch 1,8,64 (tune) */
+    int nbatch;
 } opts;
 
 static int parse_int(const char *s, long lo, long hi, long *v) {
@@ -162,7 +170,8 @@ static int parse_opts(int argc, char **argv, int first, const char *cmd, int all
         name[nl] = 0;
         int bit = !strcmp(name, "--select") ? O_SELECT : !strcmp(name, "--threads") ? O_THREADS
                 : !strcmp(name, "--codec") ? O_CODEC : !strcmp(name, "--json") ? O_JSON
-                : !strcmp(name, "--repeat") ? O_REPEAT : !strcmp(name, "--backend") ? O_BACKEND : 0;
+                : !strcmp(name, "--repeat") ? O_REPEAT : !strcmp(name, "--backend") ? O_BACKEND
+                : !strcmp(name, "--cache") ? O_CACHE : !strcmp(name, "--batch") ? O_BATCH : 0;
         if (!bit || !(allowed & bit)) return usage_error("%s: unknown option '%s'", cmd, name);
         if (bit == O_JSON) {
             if (eq) return usage_error("%s: option --json takes no value", cmd);
@@ -197,6 +206,22 @@ static int parse_opts(int argc, char **argv, int first, const char *cmd, int all
             if (!*val) return usage_error("%s: --backend needs a name", cmd);
             o->backend = val;
             break;
+        case O_CACHE:
+            if (!*val) return usage_error("%s: --cache needs a path", cmd);
+            o->cache = val;
+            break;
+        case O_BATCH: {
+            o->nbatch = 0;
+            char tmp[256];
+            snprintf(tmp, sizeof tmp, "%s", val);
+            for (char *tok = strtok(tmp, ","); tok; tok = strtok(NULL, ",")) {
+                if (o->nbatch == 8 || !parse_int(tok, 1, 1 << 20, &v))
+                    return usage_error("%s: --batch needs up to 8 comma-separated sizes 1..1048576, not '%s'", cmd, val);
+                o->batch[o->nbatch++] = (uint64_t)v;
+            }
+            if (!o->nbatch) return usage_error("%s: --batch needs at least one size", cmd);
+            break;
+        }
         }
     }
     return -1;
@@ -1243,6 +1268,120 @@ static int cmd_bench(int argc, char **argv) {
     return rc;
 }
 
+/* ---------------------------------------------------------------- tune -------------------- */
+
+/* The tuning cache path: --cache, else ${XDG_CACHE_HOME:-$HOME/.cache}/unweight/tuning.tsv
+ * (directories created). Returns 0 or an exit code. */
+static int tuning_cache_path(const opts *o, char *buf, size_t n) {
+    if (o->cache) {
+        snprintf(buf, n, "%s", o->cache);
+        return 0;
+    }
+    const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+    char dir[2048];
+    if (x && *x) snprintf(dir, sizeof dir, "%s", x);
+    else if (h && *h) snprintf(dir, sizeof dir, "%s/.cache", h);
+    else return usage_error("tune: no HOME or XDG_CACHE_HOME; give --cache PATH");
+    mkdir(dir, 0755);
+    size_t L = strlen(dir);
+    snprintf(dir + L, sizeof dir - L, "/unweight");
+    mkdir(dir, 0755);
+    snprintf(buf, n, "%s/tuning.tsv", dir);
+    return 0;
+}
+
+static int cmd_tune(int argc, char **argv) {
+    opts o;
+    int rc = parse_opts(argc, argv, 2, "tune", O_BACKEND | O_BATCH | O_CACHE | O_JSON, &o);
+    if (rc >= 0) return rc;
+    if ((rc = need_pos(&o, 1, "tune", "FILE")) >= 0) return rc;
+    const char *path = o.pos[0], *bname = o.backend ? o.backend : "cpu";
+    if (!o.nbatch) {
+        o.batch[0] = 1, o.batch[1] = 8, o.batch[2] = 64;
+        o.nbatch = 3;
+    }
+    char cpath[4096];
+    if ((rc = tuning_cache_path(&o, cpath, sizeof cpath))) return rc;
+    uw_file *f;
+    uw_status s = uw_file_open(path, &f);
+    if (s != UW_OK) return report(s, path, NULL);
+    uw_device *d;
+    s = uw_device_open(bname, NULL, &d);
+    if (s != UW_OK) {
+        uw_file_close(f);
+        if (s == UW_ERR_NOT_FOUND) return usage_error("tune: backend '%s' is not compiled into this build", bname);
+        err_line("backend %s: %s", bname, uw_last_error());
+        return status_exit(s);
+    }
+    uw_tuner *t;
+    s = uw_tuner_open(cpath, &t);
+    if (s != UW_OK) {
+        uw_device_close(d);
+        uw_file_close(f);
+        return report(s, cpath, NULL);
+    }
+    if (*uw_tuner_warning(t)) fprintf(stderr, "unweight: warning: %s\n", uw_tuner_warning(t));
+    uw_device_set_tuner(d, t);
+    printf("device: %s\ncache: %s\n%-12s %6s  %-18s %-14s %10s\n", uw_device_name(d), cpath, "shape", "batch", "pipeline", "params", "time us");
+    /* one weight per distinct shape: the tuning key is the shape, not the tensor */
+    uint64_t done_r[4096], done_c[4096];
+    size_t ndone = 0;
+    for (size_t i = 0; i < uw_file_tensor_count(f) && s == UW_OK && !g_interrupted; i++) {
+        uw_tensor_info ti;
+        uw_file_tensor_info(f, i, &ti);
+        uint8_t *blob = NULL;
+        size_t bs = 0;
+        const void *data;
+        size_t dsz;
+        if (ti.compressed) {
+            uw_file_tensor_data(f, i, &data, &dsz);
+        } else if (uw_select_tensor(UW_SELECT_ALL, ti.name, ti.dtype, ti.ndim, ti.shape)) {
+            uint64_t rows, cols;
+            matrix_view(&ti, &rows, &cols);
+            uint16_t *w = malloc(ti.orig_bytes);
+            if (!w) { s = UW_ERR_NOMEM; break; }
+            s = uw_file_decode(f, i, w, ti.orig_bytes, 0);
+            uw_encode_params p;
+            uw_encode_params_default(&p);
+            if (s == UW_OK) s = uw_tensor_encode(w, rows, cols, &p, &blob, &bs);
+            free(w);
+            if (s != UW_OK) break;
+            data = blob, dsz = bs;
+        } else {
+            continue;
+        }
+        uw_blob_info bi;
+        s = uw_blob_inspect(data, dsz, &bi);
+        int seen = 0;
+        for (size_t k = 0; k < ndone && s == UW_OK; k++) seen |= done_r[k] == bi.rows && done_c[k] == bi.cols;
+        if (s != UW_OK || seen || ndone == 4096) { uw_free(blob); continue; }
+        done_r[ndone] = bi.rows, done_c[ndone++] = bi.cols;
+        uw_weights *w;
+        s = uw_weights_upload(d, data, dsz, UW_RESIDENT_HUFFMAN | UW_RESIDENT_PALETTE, &w);
+        for (int b = 0; b < o.nbatch && s == UW_OK; b++) {
+            s = uw_tune(t, w, o.batch[b], 0);
+            uw_choice c;
+            if (s == UW_OK) s = uw_weights_choice(w, o.batch[b], &c);
+            if (s != UW_OK) break;
+            char shp[64], prm[128] = "-";
+            snprintf(shp, sizeof shp, "%llux%llu", (unsigned long long)bi.rows, (unsigned long long)bi.cols);
+            for (int k = 0, L = 0; k < c.nparams; k++)
+                L += snprintf(prm + L, sizeof prm - (size_t)L, "%s%s=%d", k ? "," : "", c.param_names[k], c.param_values[k]);
+            printf("%-12s %6llu  %-18s %-14s %10.1f\n", shp, (unsigned long long)o.batch[b], uw_pipeline_name(c.pipeline), prm, c.time_us);
+            fflush(stdout);
+        }
+        if (s == UW_OK) uw_weights_free(w);
+        uw_free(blob);
+    }
+    if (s == UW_OK) s = uw_tuner_save(t);
+    int code = s == UW_OK ? EX_OK : report(s, path, NULL);
+    if (s == UW_OK) printf("%zu entries in %s\n", uw_tuner_entries(t), cpath);
+    uw_tuner_close(t);
+    uw_device_close(d);
+    uw_file_close(f);
+    return g_interrupted ? interrupted_exit() : code;
+}
+
 /* ---------------------------------------------------------------- backends / main --------- */
 
 static int cmd_backends(int argc, char **argv) {
@@ -1284,6 +1423,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(c, "verify")) rc = cmd_verify(argc, argv);
     else if (!strcmp(c, "info")) rc = cmd_info(argc, argv);
     else if (!strcmp(c, "bench")) rc = cmd_bench(argc, argv);
+    else if (!strcmp(c, "tune")) rc = cmd_tune(argc, argv);
     else if (!strcmp(c, "backends")) rc = cmd_backends(argc, argv);
     else if (c[0] == '-') rc = usage_error("unknown option '%s'", c);
     else rc = usage_error("unknown command '%s'", c);

@@ -10,6 +10,7 @@
 typedef struct cpu_ctx {
     int threads;
     char name[128];
+    uw_param_desc params[1];
 } cpu_ctx;
 
 typedef struct cpu_w {
@@ -31,6 +32,14 @@ static uw_status cpu_open(const char *spec, void **ctx) {
         }
     }
     snprintf(c->name, sizeof c->name, "host, %d threads", uw_threads_resolve(c->threads));
+    /* the one per-call knob: threads (default as opened; one thread can win at batch 1 on
+     * small matrices, where waking workers costs more than it saves) */
+    int all = uw_threads_resolve(c->threads);
+    c->params[0].name = "threads";
+    c->params[0].nvalues = all > 1 ? 2 : 1;
+    c->params[0].values[0] = all;
+    c->params[0].values[1] = 1;
+    c->threads = all;
     *ctx = c;
     return UW_OK;
 }
@@ -125,4 +134,23 @@ static uw_status cpu_matmul(void *ctx, void *wh, uw_pipeline p, const uint16_t *
     }
 }
 
-const uw_backend uw_backend_cpu = {"cpu", cpu_probe, cpu_open, cpu_close, cpu_name, cpu_upload, cpu_release, cpu_decode, cpu_matmul};
+static const uw_param_desc *cpu_params(void *ctx, int *count) {
+    cpu_ctx *c = ctx;
+    *count = 1;
+    return c->params;
+}
+
+static uw_status cpu_set_param(void *ctx, const char *name, int value) {
+    cpu_ctx *c = ctx;
+    if (strcmp(name, "threads") || value < 1) return uw_error_set(UW_ERR_INVALID_ARG, "cpu: no parameter %s=%d", name, value);
+    c->threads = value;
+    return UW_OK;
+}
+
+static const char *cpu_driver(void *ctx) {
+    (void)ctx;
+    return "unweight " UW_VERSION_STRING;
+}
+
+const uw_backend uw_backend_cpu = {"cpu", cpu_probe, cpu_open, cpu_close, cpu_name, cpu_upload, cpu_release,
+                                   cpu_decode, cpu_matmul, cpu_params, cpu_set_param, cpu_driver};
