@@ -127,6 +127,18 @@ uw_status uw_weights_matmul(uw_weights *w, uw_pipeline p, const uint16_t *x, flo
     return w->dev->be->matmul(w->dev->ctx, w->wh, p, x, y, batch);
 }
 
+uw_status uw_weights_upload_bf16(uw_device *d, const uint16_t *w, uint64_t rows, uint64_t cols, uw_weights **out) {
+    UW_RETURN_ERROR_IF(!d || !w || !out, UW_ERR_INVALID_ARG, "uw_weights_upload_bf16: NULL argument");
+    uw_encode_params p;
+    uw_encode_params_default(&p);
+    uint8_t *blob;
+    size_t size;
+    UW_FORWARD_IF_ERROR(uw_tensor_encode(w, rows, cols, &p, &blob, &size));
+    uw_status s = uw_weights_upload(d, blob, size, UW_RESIDENT_BF16, out);
+    free(blob);
+    return s;
+}
+
 uw_status uw_weights_upload_budget(uw_device *d, const void *blob, size_t size, uint64_t budget, uw_weights **out) {
     uw_blob b;
     UW_RETURN_ERROR_IF(!d || !blob || !out, UW_ERR_INVALID_ARG, "uw_weights_upload_budget: NULL argument");

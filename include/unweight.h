@@ -216,6 +216,11 @@ uw_status uw_weights_decode(uw_weights *w, uint16_t *host_out, uint64_t elems);
  * UW_ERR_UNSUPPORTED if the pipeline is not offered or its resident form is missing. */
 uw_status uw_weights_matmul(uw_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
 
+/* Make plain BF16 weights (host, row-major rows x cols) resident: the uncompressed baseline
+ * for the plain-bf16 pipeline. Backends without a raw upload get them through a lossless blob
+ * decoded on the device, which is bit for bit the same (contract C1). */
+uw_status uw_weights_upload_bf16(uw_device *d, const uint16_t *w, uint64_t rows, uint64_t cols, uw_weights **out);
+
 /* Upload choosing the resident forms under a memory budget (bytes of device memory for this
  * weight): always the Huffman blob; the palette IR as well when both fit. */
 uw_status uw_weights_upload_budget(uw_device *d, const void *blob, size_t blob_size, uint64_t budget_bytes,
