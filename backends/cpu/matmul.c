@@ -12,18 +12,37 @@ static inline float bf16_to_f32(uint16_t v) {
     return f;
 }
 
-/* rows [o0, o0+nr) of W given as w (row stride in); y row stride out */
-static void kernel(const uint16_t *x, const uint16_t *w, float *y, uint64_t batch, uint64_t out, uint64_t in,
-                   uint64_t o0, uint64_t nr) {
-    for (uint64_t bi = 0; bi < batch; bi++) {
-        const uint16_t *xr = x + bi * in;
-        for (uint64_t o = 0; o < nr; o++) {
-            const uint16_t *wr = w + o * in;
-            float acc = 0.0f;
-            for (uint64_t k = 0; k < in; k++) acc += bf16_to_f32(xr[k]) * bf16_to_f32(wr[k]);
-            y[bi * out + o0 + o] = acc;
+#define PANEL 8 /* output rows computed together: one SIMD lane each */
+
+/* rows [o0, o0+nr) of W given as w (row stride in); y row stride out. Each output keeps its own
+ * accumulator and adds x[k]*w[k] for k = 0, 1, ... in order, exactly as a scalar loop would: the
+ * PANEL rows only share the loop, so results do not depend on PANEL, the band, or the pipeline
+ * that produced w. (BF16 x BF16 products are exact in fp32; only the adds round.) */
+static uw_status kernel(const uint16_t *x, const uint16_t *w, float *y, uint64_t batch, uint64_t out, uint64_t in, uint64_t o0,
+                        uint64_t nr) {
+    float *wp = malloc(in * PANEL * sizeof *wp), *xf = malloc(batch * in * sizeof *xf);
+    if (!wp || !xf) {
+        free(wp), free(xf);
+        return uw_error_set(UW_ERR_NOMEM, "matmul: out of memory for a %llu x %d panel", (unsigned long long)in, PANEL);
+    }
+    for (uint64_t i = 0; i < batch * in; i++) xf[i] = bf16_to_f32(x[i]);
+    for (uint64_t o = 0; o < nr; o += PANEL) {
+        uint64_t np = nr - o < PANEL ? nr - o : PANEL;
+        for (uint64_t j = 0; j < PANEL; j++) /* pack [k][PANEL], rows past the end as zeros */
+            for (uint64_t k = 0; k < in; k++) wp[k * PANEL + j] = j < np ? bf16_to_f32(w[(o + j) * in + k]) : 0.0f;
+        for (uint64_t bi = 0; bi < batch; bi++) {
+            const float *xb = xf + bi * in;
+            float acc[PANEL] = {0};
+            for (uint64_t k = 0; k < in; k++) {
+                const float xv = xb[k], *wk = wp + k * PANEL;
+                for (int j = 0; j < PANEL; j++) acc[j] += xv * wk[j];
+            }
+            for (uint64_t j = 0; j < np; j++) y[bi * out + o0 + o + j] = acc[j];
         }
     }
+    free(wp);
+    free(xf);
+    return UW_OK;
 }
 
 typedef struct mm_ctx {
@@ -37,8 +56,7 @@ static uw_status plain_task(void *ctx, uint64_t i, int worker) {
     mm_ctx *m = ctx;
     (void)worker;
     uint64_t o0 = i * m->band, nr = m->out - o0 < m->band ? m->out - o0 : m->band;
-    kernel(m->x, m->w + o0 * m->in, m->y, m->batch, m->out, m->in, o0, nr);
-    return UW_OK;
+    return kernel(m->x, m->w + o0 * m->in, m->y, m->batch, m->out, m->in, o0, nr);
 }
 
 static uw_status blob_task(void *ctx, uint64_t ti, int worker) {
@@ -49,7 +67,7 @@ static uw_status blob_task(void *ctx, uint64_t ti, int worker) {
     uint16_t *band = malloc(nr * b->cols * 2);
     if (!band) return uw_error_set(UW_ERR_NOMEM, "matmul: out of memory for a weight band");
     uw_status s = uw_cpu_decode_band(b, ti, band);
-    if (s == UW_OK) kernel(m->x, band, m->y, m->batch, m->out, m->in, o0, nr);
+    if (s == UW_OK) s = kernel(m->x, band, m->y, m->batch, m->out, m->in, o0, nr);
     free(band);
     return s;
 }
