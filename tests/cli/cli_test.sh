@@ -113,6 +113,15 @@ roundtrip)
     expect_rc 0 "$BIN" info --json "$W/g.safetensors"
     all=$(grep -c '"codec":"huffman"' "$W/stdout")
     [ "$mlp" -gt 0 ] && [ "$mlp" -lt "$all" ] || fail "mlp selected $mlp tensors, all selected $all"
+    check "unusual valid files round-trip byte for byte (no tensors, zero elements, reordered offsets, all dtypes, unicode names)"
+    mkdir -p "$W/odd"
+    "$PY" "$(dirname "$0")/odd_files.py" "$W/odd" || fail "could not write the odd files"
+    for f in "$W"/odd/*.safetensors; do
+        case "$f" in *.c.safetensors|*.d.safetensors) continue ;; esac
+        expect_rc 0 "$BIN" compress "$f" "$f.c.safetensors"
+        expect_rc 0 "$BIN" decompress "$f.c.safetensors" "$f.d.safetensors"
+        same_bytes "$f" "$f.d.safetensors"
+    done
     check "the compressed file is the same bytes for --threads 1 and --threads 2 (deterministic output)"
     expect_rc 0 "$BIN" compress "$SAMPLE" "$W/t1.safetensors" --threads 1
     expect_rc 0 "$BIN" compress "$SAMPLE" "$W/t2.safetensors" --threads 2
