@@ -2,6 +2,10 @@
 # ci/setup.sh - install what building and testing unweight needs on Debian 12 (idempotent).
 set -euo pipefail
 pkgs=(cmake gcc make pkg-config libjansson-dev libxxhash-dev python3)
+# valgrind: the CLI round trip under memcheck (ctest valgrind_cli_roundtrip_clean)
+pkgs+=(valgrind)
+# the OpenCL backend (-DUW_OPENCL=ON): headers, the ICD loader, and PoCL as a CPU device for CI
+pkgs+=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

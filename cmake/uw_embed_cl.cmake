@@ -1,6 +1,5 @@
 # uw_embed_cl.cmake - turns the OpenCL C sources into C strings compiled into the library, so the
-# kernels ship inside it (nothing to find at run time). Usage:
-#   cmake -DOUT=gen.c -DSOURCES="a.h|b.cl|..." -P uw_embed_cl.cmake
+# kernels ship inside it. Usage: cmake -DOUT=gen.c -DSOURCES="a.h|b.cl|..." -P uw_embed_cl.cmake
 # Every source line becomes its own string literal (adjacent literals concatenate), which keeps
 # the generated file readable and each token short.
 string(REPLACE "|" ";" srcs "${SOURCES}")

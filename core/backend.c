@@ -43,6 +43,7 @@ const char *uw_pipeline_name(uw_pipeline p) {
     case UW_PIPELINE_PALETTE_DIRECT: return "palette-direct";
     case UW_PIPELINE_FUSED_HUFFMAN: return "fused-huffman";
     case UW_PIPELINE_PLAIN_BF16: return "plain-bf16";
+    case UW_PIPELINE_BLAS_BF16: return "blas-bf16";
     }
     return "unknown";
 }
@@ -125,6 +126,18 @@ uw_status uw_weights_matmul(uw_weights *w, uw_pipeline p, const uint16_t *x, flo
         p = c.pipeline;
     }
     return w->dev->be->matmul(w->dev->ctx, w->wh, p, x, y, batch);
+}
+
+uw_status uw_weights_matmul_async(uw_weights *w, uw_pipeline p, const void *x_dev, void *y_dev, uint64_t batch, void *stream) {
+    UW_RETURN_ERROR_IF(!w || !x_dev || !y_dev || !batch, UW_ERR_INVALID_ARG, "uw_weights_matmul_async: NULL or empty argument");
+    UW_RETURN_ERROR_IF(!w->dev->be->matmul_dev, UW_ERR_UNSUPPORTED, "the %s backend takes no device pointers", w->dev->be->name);
+    if (p == UW_PIPELINE_AUTO) { /* as uw_weights_matmul */
+        uw_choice c;
+        UW_FORWARD_IF_ERROR(uw_weights_choice(w, batch, &c));
+        for (int i = 0; i < c.nparams; i++) UW_FORWARD_IF_ERROR(w->dev->be->set_param(w->dev->ctx, c.param_names[i], c.param_values[i]));
+        p = c.pipeline;
+    }
+    return w->dev->be->matmul_dev(w->dev->ctx, w->wh, p, x_dev, y_dev, batch, stream);
 }
 
 uw_status uw_weights_upload_bf16(uw_device *d, const uint16_t *w, uint64_t rows, uint64_t cols, uw_weights **out) {

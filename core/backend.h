@@ -34,6 +34,10 @@ typedef struct uw_backend {
     uw_status (*set_param)(void *ctx, const char *name, int value);
     /* optional: driver/runtime version for the tuning-cache key */
     const char *(*driver)(void *ctx);
+    /* optional (NULL = UW_ERR_UNSUPPORTED): y = x W^T with x/y in device memory, enqueued on the
+     * caller's stream (`stream` is the vendor's stream handle, NULL = its default stream);
+     * returns without synchronising. Keep this member last: backends fill the table in order. */
+    uw_status (*matmul_dev)(void *ctx, void *wh, uw_pipeline p, const void *x_dev, void *y_dev, uint64_t batch, void *stream);
 } uw_backend;
 
 /* The objects behind the public device API (core/backend.c, core/tuner.c). */

@@ -81,6 +81,7 @@ typedef struct job {
     size_t out_size;
     uint8_t *blob;              /* encoded, not yet written */
     uint64_t entropy_ubits, rare_ppm;
+    uint64_t hash;              /* passthrough: XXH3-64 of its bytes (set when written) */
 } job;
 
 typedef struct cctx {
@@ -131,6 +132,8 @@ static uw_status write_job(cctx *c, job *j) {
     uw_status s = uw_pwrite_all(c->fd, j->blob, j->out_size, c->data_start + j->out_off, c->out);
     free(j->blob);
     j->blob = NULL;
+    /* the input tensor is consumed: its mapped pages may leave the resident set */
+    uw_file_release(c->in, 8 + c->in->outer.header_len + j->t->begin, j->t->end - j->t->begin);
     c->done += j->t->end - j->t->begin;
     if (s == UW_OK && c->o->progress && c->o->progress(c->o->progress_user, c->done, c->total))
         s = uw_error_set(UW_ERR_IO, "cancelled");
@@ -159,6 +162,17 @@ static char *build_header(cctx *c, int placeholder) {
     json_object_set_new(um, "format", json_string("unweight"));
     json_object_set_new(um, "version", json_integer(1));
     json_object_set_new(um, "original_header", json_stringn((const char *)f->map + 8, f->outer.header_len));
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)uw_hash64(f->map + 8, f->outer.header_len));
+    json_object_set_new(um, "original_header_xxh3", json_string(hex));
+    json_t *pth = json_object();
+    for (size_t i = 0; i < c->njobs; i++) {
+        const job *j = &c->jobs[i];
+        if (j->compress) continue;
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)j->hash); /* same length as the placeholder */
+        json_object_set_new(pth, j->t->name, json_string(hex));
+    }
+    json_object_set_new(um, "passthrough_xxh3", pth);
     for (size_t i = 0; i < c->njobs; i++) {
         const job *j = &c->jobs[i];
         if (!j->compress) continue;
@@ -264,7 +278,9 @@ static uw_status compress_run(cctx *c) {
         job *j = &c->jobs[i];
         if (j->compress) continue;
         j->out_off = c->pos;
+        j->hash = uw_hash64(c->data + j->t->begin, j->out_size);
         UW_FORWARD_IF_ERROR(uw_pwrite_all(c->fd, c->data + j->t->begin, j->out_size, c->data_start + c->pos, c->out));
+        uw_file_release(c->in, 8 + c->in->outer.header_len + j->t->begin, j->out_size);
         c->pos += j->out_size;
         c->done += j->out_size;
         if (o->progress && o->progress(o->progress_user, c->done, c->total)) return uw_error_set(UW_ERR_IO, "cancelled");
@@ -317,6 +333,23 @@ uw_status uw_compress_file(const char *in, const char *out, const uw_compress_op
 
 /* ---------------------------------------------------------------- decompress -------------- */
 
+typedef struct write_sink {
+    int fd;
+    uint64_t at; /* output file offset of the tensor */
+    const char *out;
+} write_sink;
+
+static uw_status sink_write(void *user, const void *data, uint64_t offset, uint64_t size) {
+    write_sink *w = user;
+    return uw_pwrite_all(w->fd, data, size, w->at + offset, w->out);
+}
+
+/* The stored bytes of tensor i are consumed: let their pages leave the resident set. */
+static void release_stored(const uw_file *f, size_t i) {
+    const st_tensor *t = f->e[i].stored;
+    uw_file_release(f, 8 + f->outer.header_len + t->begin, t->end - t->begin);
+}
+
 uw_status uw_decompress_file(const char *in, const char *out, int threads, uw_progress_fn progress, void *user) {
     UW_RETURN_ERROR_IF(!in || !out, UW_ERR_INVALID_ARG, "decompress: NULL path");
     UW_RETURN_ERROR_IF(!strcmp(in, out) || uw_same_file(in, out), UW_ERR_INVALID_ARG, "%s: output would overwrite the input", out);
@@ -335,30 +368,16 @@ uw_status uw_decompress_file(const char *in, const char *out, int threads, uw_pr
     s = uw_pwrite_all(fd, hdr, 8, 0, out);
     if (s == UW_OK) s = uw_pwrite_all(fd, f->orig_json, f->orig_json_len, 8, out);
     uint64_t base = 8 + f->orig_json_len, done = 0, total = f->orig.data_size;
-    void *buf = NULL;
-    uint64_t cap = 0;
+    /* streaming: each tensor is decoded band by band (about 32 MiB) straight into the output,
+     * so memory does not grow with the largest tensor */
     for (size_t i = 0; i < f->n && s == UW_OK; i++) {
         const uw_entry *e = &f->e[i];
-        uint64_t ob = e->orig->end - e->orig->begin;
-        if (!e->compressed) {
-            const void *d;
-            size_t sz;
-            uw_file_tensor_data(f, i, &d, &sz);
-            s = uw_pwrite_all(fd, d, sz, base + e->orig->begin, out);
-        } else {
-            if (ob > cap) {
-                free(buf);
-                cap = ob;
-                buf = malloc(cap);
-                if (!buf) { s = uw_error_set(UW_ERR_NOMEM, "out of memory for a %llu-byte tensor", (unsigned long long)ob); break; }
-            }
-            s = uw_file_decode(f, i, buf, ob, threads);
-            if (s == UW_OK) s = uw_pwrite_all(fd, buf, ob, base + e->orig->begin, out);
-        }
-        done += ob;
+        write_sink ws = {fd, base + e->orig->begin, out};
+        s = uw_file_decode_stream(f, i, threads, sink_write, &ws);
+        release_stored(f, i);
+        done += e->orig->end - e->orig->begin;
         if (s == UW_OK && progress && progress(user, done, total)) s = uw_error_set(UW_ERR_IO, "cancelled");
     }
-    free(buf);
     uw_status e = uw_atomic_end(fd, tmp, out, s == UW_OK);
     if (s == UW_OK) s = e;
     uw_file_close(f);
@@ -369,27 +388,21 @@ uw_status uw_verify_file(const char *path, int threads, size_t *bad) {
     uw_file *f;
     if (bad) *bad = 0;
     UW_FORWARD_IF_ERROR(uw_file_open(path, &f));
+    if (!f->compressed) {
+        uw_file_close(f);
+        return uw_error_set(UW_ERR_INVALID_ARG, "%s: not an unweight-compressed file (nothing to verify)", path);
+    }
     uw_status first = UW_OK;
     size_t nbad = 0;
-    void *buf = NULL;
-    uint64_t cap = 0;
     for (size_t i = 0; i < f->n; i++) {
-        const uw_entry *e = &f->e[i];
-        if (!e->compressed) continue;
-        uint64_t ob = e->orig->end - e->orig->begin;
-        if (ob > cap) {
-            free(buf);
-            cap = ob;
-            buf = malloc(cap);
-            if (!buf) { first = uw_error_set(UW_ERR_NOMEM, "out of memory"); nbad++; break; }
-        }
-        uw_status s = uw_file_decode(f, i, buf, ob, threads);
+        uw_status s = uw_file_decode_stream(f, i, threads, NULL, NULL);
+        release_stored(f, i);
         if (s != UW_OK) {
             nbad++;
             if (first == UW_OK) first = s;
+            if (s == UW_ERR_NOMEM) break;
         }
     }
-    free(buf);
     uw_file_close(f);
     if (bad) *bad = nbad;
     return first;

@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
 
 #include "../backends/cpu/cpu_decode.h"
 #include "blob.h"
@@ -21,17 +23,64 @@ static uw_status load_meta(uw_file *f) {
     f->compressed = 1;
     const char *s = json_string_value(mv);
     json_error_t err;
+    /* {"tensors":{name:{"shape":[...]}}} nests 4 deep */
+    UW_FORWARD_IF_ERROR(st_prescan(s, strlen(s), 4));
     f->meta = json_loads(s, JSON_REJECT_DUPLICATES, &err);
     if (!json_is_object(f->meta)) BAD("__metadata__.unweight is not a JSON object (%s)", err.text);
     json_t *ver = json_object_get(f->meta, "version"), *oh = json_object_get(f->meta, "original_header"),
-           *tens = json_object_get(f->meta, "tensors");
+           *tens = json_object_get(f->meta, "tensors"), *fmt = json_object_get(f->meta, "format"),
+           *ohh = json_object_get(f->meta, "original_header_xxh3"), *pth = json_object_get(f->meta, "passthrough_xxh3");
     if (!json_is_integer(ver)) BAD("__metadata__.unweight has no integer version");
     if (json_integer_value(ver) != 1) return uw_error_set(UW_ERR_UNSUPPORTED, "container version %lld not supported", (long long)json_integer_value(ver));
+    if (!json_is_string(fmt) || strcmp(json_string_value(fmt), "unweight")) BAD("__metadata__.unweight has no \"format\":\"unweight\"");
     if (!json_is_string(oh) || !json_is_object(tens)) BAD("__metadata__.unweight lacks original_header or tensors");
+    /* version 1 knows these keys and no others: a damaged key name is damage, not an extension */
+    const char *k;
+    json_t *v;
+    json_object_foreach(f->meta, k, v) {
+        static const char *const known[] = {"format", "version", "original_header", "original_header_xxh3", "passthrough_xxh3", "tensors", NULL};
+        int ok = 0;
+        for (int i = 0; known[i] && !ok; i++) ok = !strcmp(k, known[i]);
+        if (!ok) BAD("__metadata__.unweight has an unknown key '%.64s'", k);
+    }
     f->orig_json = json_string_value(oh);
     f->orig_json_len = json_string_length(oh);
+    if (ohh) {
+        uint64_t want;
+        if (!json_is_string(ohh) || !uw_parse_hash_hex(json_string_value(ohh), &want)) BAD("__metadata__.unweight original_header_xxh3 is not 16 hex digits");
+        if (uw_hash64(f->orig_json, f->orig_json_len) != want)
+            return uw_error_set(UW_ERR_CHECKSUM, "original header checksum mismatch (the file's metadata is damaged)");
+    }
+    if (pth) {
+        if (!json_is_object(pth)) BAD("__metadata__.unweight passthrough_xxh3 is not an object");
+        json_object_foreach(pth, k, v) {
+            uint64_t h;
+            if (!json_is_string(v) || !uw_parse_hash_hex(json_string_value(v), &h))
+                BAD("__metadata__.unweight passthrough_xxh3 of '%.64s' is not 16 hex digits", k);
+        }
+    }
     UW_FORWARD_IF_ERROR(st_parse_json(f->orig_json, f->orig_json_len, UINT64_MAX, &f->orig));
     return UW_OK;
+}
+
+int uw_parse_hash_hex(const char *s, uint64_t *v) {
+    uint64_t x = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return 0;
+        x = x << 4 | (uint64_t)d;
+    }
+    if (s[16]) return 0;
+    *v = x;
+    return 1;
+}
+
+uw_status uw_file_check_passthrough(const uw_file *f, size_t i, const void *data, size_t size) {
+    const uw_entry *e = &f->e[i];
+    if (e->compressed || !e->has_hash || uw_hash64(data, size) == e->hash) return UW_OK;
+    return uw_error_set(UW_ERR_CHECKSUM, "%s: tensor '%s': passthrough tensor checksum mismatch (its stored bytes are damaged)", f->path,
+                        e->orig->name);
 }
 
 static int cmp_name(const void *a, const void *b) {
@@ -53,7 +102,8 @@ static uw_status build_entries(uw_file *f) {
     f->e = calloc(o->n ? o->n : 1, sizeof *f->e);
     if (!f->e) return uw_error_set(UW_ERR_NOMEM, "out of memory");
     json_t *tens = f->compressed ? json_object_get(f->meta, "tensors") : NULL;
-    size_t ncomp = 0;
+    json_t *pth = f->compressed ? json_object_get(f->meta, "passthrough_xxh3") : NULL;
+    size_t ncomp = 0, npass = 0;
     const st_tensor **byname = malloc((f->outer.n ? f->outer.n : 1) * sizeof *byname);
     if (!byname) return uw_error_set(UW_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < f->outer.n; i++) byname[i] = &f->outer.t[i];
@@ -92,19 +142,53 @@ static uw_status build_entries(uw_file *f) {
             e->rare_frac = (double)json_integer_value(rare) / 1e6;
             if (strcmp(e->stored->dtype, "U8") || e->stored->ndim != 1) { s = uw_error_set(UW_ERR_CORRUPT, "compressed tensor '%s' is not stored as a 1-D U8 blob", e->orig->name); break; }
             if (strcmp(e->orig->dtype, "BF16")) { s = uw_error_set(UW_ERR_UNSUPPORTED, "compressed tensor '%s' has original dtype %s", e->orig->name, e->orig->dtype); break; }
+            /* Validate the blob's header and index now (cheap: no payload is read), and that it
+             * holds exactly the original element count: the decoded size comes from the original
+             * header, so nothing may allocate a declared size the file cannot back. */
+            uw_blob bb;
+            const uint8_t *bd = f->map + 8 + f->outer.header_len + e->stored->begin;
+            s = uw_blob_parse(bd, e->stored->end - e->stored->begin, &bb);
+            if (s != UW_OK) { uw_error_prefix("tensor '%s'", e->orig->name); break; }
+            if (bb.n != e->orig->numel) {
+                s = uw_error_set(UW_ERR_CORRUPT, "tensor '%s': blob holds %llu x %llu elements, the original shape %llu", e->orig->name,
+                                 (unsigned long long)bb.rows, (unsigned long long)bb.cols, (unsigned long long)e->orig->numel);
+                break;
+            }
+            if (bb.codec != e->codec) {
+                s = uw_error_set(UW_ERR_CORRUPT, "tensor '%s': __metadata__.unweight names codec %s, the blob is %s", e->orig->name,
+                                 e->codec == UW_CODEC_PALETTE ? "palette" : "huffman", bb.codec == UW_CODEC_PALETTE ? "palette" : "huffman");
+                break;
+            }
         } else {
             if (strcmp(e->stored->dtype, e->orig->dtype) || e->stored->numel != e->orig->numel || e->stored->ndim != e->orig->ndim ||
                 memcmp(e->stored->shape, e->orig->shape, sizeof e->orig->shape)) {
                 s = uw_error_set(UW_ERR_CORRUPT, "passthrough tensor '%s' differs from the original header", e->orig->name);
                 break;
             }
+            if (pth) {
+                json_t *hv = json_object_get(pth, e->orig->name);
+                if (!hv) { s = uw_error_set(UW_ERR_CORRUPT, "passthrough tensor '%s' has no checksum in __metadata__.unweight", e->orig->name); break; }
+                uw_parse_hash_hex(json_string_value(hv), &e->hash); /* format checked in load_meta */
+                e->has_hash = 1;
+                npass++;
+            }
         }
     }
     free(byname);
     if (s != UW_OK) return s;
     if (ncomp != json_object_size(tens)) BAD("__metadata__.unweight lists tensors absent from the original header");
+    if (pth && npass != json_object_size(pth)) BAD("__metadata__.unweight passthrough_xxh3 lists tensors that are not passthrough tensors");
     if (f->outer.n != o->n) BAD("file holds %zu tensors, the original header %zu", f->outer.n, o->n);
     return UW_OK;
+}
+
+/* Validate the mapped image: outer header, unweight metadata, original-to-stored mapping. */
+static uw_status file_parse(uw_file *f) {
+    uw_status s = st_parse_file(f->map, f->size, &f->outer);
+    if (s == UW_OK) s = load_meta(f);
+    if (s == UW_OK) s = build_entries(f);
+    if (s != UW_OK) uw_error_prefix("%s", f->path);
+    return s;
 }
 
 uw_status uw_file_open(const char *path, uw_file **out) {
@@ -121,22 +205,40 @@ uw_status uw_file_open(const char *path, uw_file **out) {
     if (!f) { close(fd); return uw_error_set(UW_ERR_NOMEM, "out of memory"); }
     f->path = strdup(path);
     f->size = (uint64_t)st.st_size;
+    if (!f->path) { close(fd); uw_file_close(f); return uw_error_set(UW_ERR_NOMEM, "out of memory"); }
     if (f->size) {
         void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
+            uw_status s = uw_error_set(UW_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
             close(fd);
             uw_file_close(f);
-            return uw_error_set(UW_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
+            return s;
         }
         f->map = m;
+        f->owns_map = 1;
         madvise(m, f->size, MADV_SEQUENTIAL);
     }
     close(fd);
-    uw_status s = st_parse_file(f->map, f->size, &f->outer);
-    if (s == UW_OK) s = load_meta(f);
-    if (s == UW_OK) s = build_entries(f);
+    uw_status s = file_parse(f);
     if (s != UW_OK) {
-        uw_error_prefix("%s", path);
+        uw_file_close(f);
+        return s;
+    }
+    *out = f;
+    return UW_OK;
+}
+
+uw_status uw_file_open_buffer(const void *data, uint64_t size, const char *name, uw_file **out) {
+    UW_RETURN_ERROR_IF(!out || (!data && size) || !name, UW_ERR_INVALID_ARG, "uw_file_open_buffer: NULL argument");
+    *out = NULL;
+    uw_file *f = calloc(1, sizeof *f);
+    if (!f) return uw_error_set(UW_ERR_NOMEM, "out of memory");
+    f->path = strdup(name);
+    f->map = data;
+    f->size = size;
+    if (!f->path) { uw_file_close(f); return uw_error_set(UW_ERR_NOMEM, "out of memory"); }
+    uw_status s = file_parse(f);
+    if (s != UW_OK) {
         uw_file_close(f);
         return s;
     }
@@ -146,7 +248,7 @@ uw_status uw_file_open(const char *path, uw_file **out) {
 
 void uw_file_close(uw_file *f) {
     if (!f) return;
-    if (f->map) munmap((void *)f->map, f->size);
+    if (f->map && f->owns_map) munmap((void *)f->map, f->size);
     if (f->compressed) st_free(&f->orig);
     st_free(&f->outer);
     if (f->meta) json_decref(f->meta);
@@ -204,7 +306,7 @@ uw_status uw_file_decode(const uw_file *f, size_t i, void *dst, size_t dst_size,
     UW_FORWARD_IF_ERROR(uw_file_tensor_data(f, i, &data, &size));
     if (!e->compressed) {
         memcpy(dst, data, size);
-        return UW_OK;
+        return uw_file_check_passthrough(f, i, dst, size);
     }
     uw_blob b;
     uw_status s = uw_blob_parse(data, size, &b);
@@ -215,6 +317,60 @@ uw_status uw_file_decode(const uw_file *f, size_t i, void *dst, size_t dst_size,
     if (s == UW_OK) s = uw_cpu_decode_blob(&b, dst, threads, 1);
     if (s != UW_OK) uw_error_prefix("%s: tensor '%s'", f->path, e->orig->name);
     return s;
+}
+
+#define UW_STREAM_BYTES ((uint64_t)32 << 20)
+
+uw_status uw_file_decode_stream(const uw_file *f, size_t i, int threads, uw_sink_fn sink, void *user) {
+    UW_RETURN_ERROR_IF(!f || i >= f->n, UW_ERR_INVALID_ARG, "uw_file_decode_stream: bad argument");
+    const uw_entry *e = &f->e[i];
+    const void *data = NULL;
+    size_t size = 0;
+    UW_FORWARD_IF_ERROR(uw_file_tensor_data(f, i, &data, &size));
+    if (!e->compressed) {
+        UW_FORWARD_IF_ERROR(uw_file_check_passthrough(f, i, data, size));
+        return sink ? sink(user, data, 0, size) : UW_OK;
+    }
+    uw_blob b;
+    uw_status s = uw_blob_parse(data, size, &b);
+    if (s == UW_OK && b.n != e->orig->numel)
+        s = uw_error_set(UW_ERR_CORRUPT, "blob holds %llu elements, the original shape %llu", (unsigned long long)b.n, (unsigned long long)e->orig->numel);
+    if (s == UW_OK && uw_blob_compute_hash(data, b.payload_end) != b.blob_hash)
+        s = uw_error_set(UW_ERR_CHECKSUM, "blob checksum mismatch (the compressed bytes are damaged)");
+    uint16_t *buf = NULL;
+    if (s == UW_OK) {
+        uint64_t band = (uint64_t)b.tile_rows * b.cols * 2; /* bytes of one tile row */
+        uint64_t per = band >= UW_STREAM_BYTES ? 1 : UW_STREAM_BYTES / band;
+        if (per > b.tiles_r) per = b.tiles_r;
+        uint64_t cap = per * band < b.n * 2 ? per * band : b.n * 2;
+        buf = malloc(cap);
+        if (!buf) s = uw_error_set(UW_ERR_NOMEM, "out of memory for a %llu-byte decode band", (unsigned long long)cap);
+        XXH3_state_t st;
+        XXH3_64bits_reset(&st);
+        for (uint64_t ti = 0; ti < b.tiles_r && s == UW_OK; ti += per) {
+            uint64_t ti1 = ti + per < b.tiles_r ? ti + per : b.tiles_r;
+            uint64_t r0 = ti * b.tile_rows, r1 = ti1 * b.tile_rows < b.rows ? ti1 * b.tile_rows : b.rows;
+            uint64_t bytes = (r1 - r0) * b.cols * 2;
+            s = uw_cpu_decode_tile_rows(&b, ti, ti1, buf, threads, 1);
+            if (s == UW_OK) XXH3_64bits_update(&st, buf, bytes);
+            if (s == UW_OK && sink) s = sink(user, buf, r0 * b.cols * 2, bytes);
+        }
+        if (s == UW_OK && XXH3_64bits_digest(&st) != b.tensor_hash)
+            s = uw_error_set(UW_ERR_CHECKSUM, "decoded tensor checksum mismatch (the compressed data is damaged)");
+    }
+    free(buf);
+    if (s != UW_OK && strncmp(uw_last_error(), f->path, strlen(f->path))) uw_error_prefix("%s: tensor '%s'", f->path, e->orig->name);
+    return s;
+}
+
+uw_status uw_file_verify_tensor(const uw_file *f, size_t i, int threads) {
+    return uw_file_decode_stream(f, i, threads, NULL, NULL);
+}
+
+void uw_file_release(const uw_file *f, uint64_t off, uint64_t len) {
+    if (!f->owns_map || !len) return;
+    uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), a = uw_align_up(off, pg), z = (off + len) / pg * pg;
+    if (z > a) madvise((void *)(f->map + a), z - a, MADV_DONTNEED);
 }
 
 /* ---- atomic output ---- */

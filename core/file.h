@@ -13,12 +13,15 @@ typedef struct uw_entry {
     int compressed;
     int codec;
     double entropy, rare_frac;
+    int has_hash;            /* passthrough tensor with a checksum in the unweight metadata */
+    uint64_t hash;           /* its XXH3-64 */
 } uw_entry;
 
 struct uw_file {
     char *path;
     const uint8_t *map;
     uint64_t size;
+    int owns_map;            /* map is our mmap (uw_file_open), not a caller's buffer */
     st_header outer;
     int compressed;
     json_t *meta;            /* parsed unweight metadata */
@@ -29,12 +32,32 @@ struct uw_file {
     size_t n;
 };
 
+/* Open a file image held in memory (not copied; it must outlive the uw_file). `name` is used
+ * in messages. Same validation as uw_file_open; the fuzz targets use it. */
+uw_status uw_file_open_buffer(const void *data, uint64_t size, const char *name, uw_file **out);
+
 /* Create (write) a file atomically: *fd of a temporary beside `path`, *tmp its name. */
 uw_status uw_atomic_begin(const char *path, int *fd, char **tmp);
 /* fsync + rename over path (commit) or unlink (abort). */
 uw_status uw_atomic_end(int fd, char *tmp, const char *path, int commit);
 /* write all bytes at offset */
 uw_status uw_pwrite_all(int fd, const void *p, uint64_t n, uint64_t off, const char *what);
+
+/* Parse a checksum as the metadata writes it: 16 lowercase hex digits. 1 on success. */
+int uw_parse_hash_hex(const char *s, uint64_t *v);
+/* Check passthrough tensor i's bytes against its checksum (UW_OK when it has none). */
+uw_status uw_file_check_passthrough(const uw_file *f, size_t i, const void *data, size_t size);
+
+/* Decode tensor i in bands of whole tile rows (about 32 MiB each, at least one tile row), handing
+ * each band to sink(user, bytes, offset within the tensor, size) in order (sink NULL: decode
+ * only), and check the checksums; passthrough tensors go to the sink in one piece. Memory: one
+ * band, not the tensor. */
+typedef uw_status (*uw_sink_fn)(void *user, const void *data, uint64_t offset, uint64_t size);
+uw_status uw_file_decode_stream(const uw_file *f, size_t i, int threads, uw_sink_fn sink, void *user);
+
+/* Tell the kernel the mapped bytes [off, off + len) of the file are done with: their pages leave
+ * the process's resident set (they stay in the page cache). Only for uw_file_open mappings. */
+void uw_file_release(const uw_file *f, uint64_t off, uint64_t len);
 
 /* Same file? (device + inode), for "never overwrite the input". */
 int uw_same_file(const char *a, const char *b);

@@ -61,10 +61,46 @@ static uw_status parse_tensor(const char *key, json_t *v, st_tensor *t) {
     return UW_OK;
 }
 
+/* Structure pre-scan, before jansson builds a tree: a safetensors header nests at most 3
+ * containers deep (root object > tensor object > shape array), its arrays hold at most
+ * UW_MAX_NDIM values and its objects at most UW_MAX_TENSORS + 1 members. Checking that first
+ * bounds the memory the tree can take: hostile headers of 10^7 tiny values or deep nesting never
+ * reach jansson. Only structure is tracked (strings skipped, escapes honoured); jansson and the
+ * rules below judge everything else. */
+uw_status st_prescan(const char *s, uint64_t len, int maxdepth) {
+    enum { MAXD = 8 };
+    uint64_t commas[MAXD + 1] = {0};
+    char kind[MAXD + 1] = {0};
+    int depth = 0;
+    if (maxdepth > MAXD) maxdepth = MAXD;
+    for (uint64_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '"') {
+            for (i++; i < len && s[i] != '"'; i++)
+                if (s[i] == '\\') i++;
+        } else if (c == '{' || c == '[') {
+            if (depth == maxdepth) BAD("header nests JSON containers more than %d deep (no safetensors field does)", maxdepth);
+            depth++;
+            kind[depth] = c;
+            commas[depth] = 0;
+        } else if (c == '}' || c == ']') {
+            if (depth) depth--;
+        } else if (c == ',' && depth) {
+            commas[depth]++;
+            if (kind[depth] == '[' && commas[depth] >= UW_MAX_NDIM)
+                return uw_error_set(UW_ERR_LIMIT, "header holds an array of more than %d values (no safetensors field needs one)", UW_MAX_NDIM);
+            if (kind[depth] == '{' && commas[depth] > UW_MAX_TENSORS)
+                return uw_error_set(UW_ERR_LIMIT, "header holds an object of more than %u members (limit: %u tensors)", UW_MAX_TENSORS + 1, UW_MAX_TENSORS);
+        }
+    }
+    return UW_OK;
+}
+
 uw_status st_parse_json(const char *json, uint64_t len, uint64_t data_size, st_header *h) {
     memset(h, 0, sizeof *h);
     if (len > UW_MAX_HEADER_BYTES) return uw_error_set(UW_ERR_LIMIT, "header of %llu bytes exceeds the %llu-byte limit", (unsigned long long)len, (unsigned long long)UW_MAX_HEADER_BYTES);
     if (len < 2) BAD("header of %llu bytes is too short to be a JSON object", (unsigned long long)len);
+    UW_FORWARD_IF_ERROR(st_prescan(json, len, 3));
     json_error_t err;
     h->root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
     if (!h->root) BAD("header is not valid JSON (line %d column %d: %s)", err.line, err.column, err.text);
@@ -81,12 +117,20 @@ uw_status st_parse_json(const char *json, uint64_t len, uint64_t data_size, st_h
             if (!json_is_object(v)) { st_free(h); BAD("__metadata__ is not an object"); }
             const char *mk;
             json_t *mv;
-            json_object_foreach(v, mk, mv) if (!json_is_string(mv)) { st_free(h); BAD("__metadata__ value '%s' is not a string", mk); }
+            json_object_foreach(v, mk, mv) if (!json_is_string(mv)) {
+                /* format the message before st_free: mk belongs to the tree */
+                uw_status s = uw_error_set(UW_ERR_CORRUPT, "__metadata__ value '%.256s' is not a string", mk);
+                st_free(h);
+                return s;
+            }
             h->metadata = v;
             ord++;
             continue;
         }
         uw_status s = parse_tensor(key, v, &h->t[h->n]);
+        if (s == UW_OK && data_size != UINT64_MAX && h->t[h->n].end > data_size)
+            s = uw_error_set(UW_ERR_CORRUPT, "tensor '%s': data_offsets [%llu, %llu] run past the end of the %llu-byte data section", key,
+                             (unsigned long long)h->t[h->n].begin, (unsigned long long)h->t[h->n].end, (unsigned long long)data_size);
         if (s != UW_OK) { st_free(h); return s; }
         h->t[h->n].key_order = ord++;
         h->n++;

@@ -135,6 +135,10 @@ uw_status uw_file_tensor_data(const uw_file *f, size_t i, const void **data, siz
  * checksums. Works for passthrough tensors too (a copy). */
 uw_status uw_file_decode(const uw_file *f, size_t i, void *dst, size_t dst_size, int threads);
 
+/* Check tensor i as uw_file_decode does (structure and checksums; a passthrough tensor's checksum
+ * when the file has one) without an output buffer: decodes in bands of about 32 MiB. */
+uw_status uw_file_verify_tensor(const uw_file *f, size_t i, int threads);
+
 typedef enum uw_select {
     UW_SELECT_ALL = 0, /* every BF16 tensor with 2+ dims and >= 4096 elements */
     UW_SELECT_MLP = 1  /* only names of MLP projections (gate/up/down_proj, fc1/fc2, w1/w2/w3, experts) */
@@ -166,7 +170,8 @@ uw_status uw_decompress_file(const char *in, const char *out, int threads,
                              uw_progress_fn progress, void *user);
 
 /* Decode and check every compressed tensor, and every passthrough tensor's checksum; UW_OK
- * only if all pass. *bad (may be NULL) receives the number of failing tensors. */
+ * only if all pass (UW_ERR_INVALID_ARG for a file that is not unweight-compressed). *bad (may
+ * be NULL) receives the number of failing tensors. */
 uw_status uw_verify_file(const char *path, int threads, size_t *bad);
 
 /* ---------------------------------------------------------------- devices ----------------- */
@@ -192,7 +197,9 @@ typedef enum uw_pipeline {
     UW_PIPELINE_PALETTE_TRANSCODE = 3, /* Huffman -> palette IR in scratch, then as 4 */
     UW_PIPELINE_PALETTE_DIRECT = 4,    /* resident palette IR, tiles rebuilt on-chip */
     UW_PIPELINE_FUSED_HUFFMAN = 5,     /* entropy-coded tiles decoded inside the matmul */
-    UW_PIPELINE_PLAIN_BF16 = 6         /* resident BF16, same tiling and accumulation order */
+    UW_PIPELINE_PLAIN_BF16 = 6,        /* resident BF16, same tiling and accumulation order */
+    UW_PIPELINE_BLAS_BF16 = 7          /* the vendor BLAS (cuBLAS, ...) on resident BF16: the baseline,
+                                        * and decode+gemm's C2 reference where that runs the vendor BLAS */
 } uw_pipeline;
 
 const char *uw_pipeline_name(uw_pipeline p);
@@ -215,6 +222,15 @@ uw_status uw_weights_decode(uw_weights *w, uint16_t *host_out, uint64_t elems);
 /* y = x W^T on the device, x host BF16 [batch, in], y host fp32 [batch, out]. Blocks until done.
  * UW_ERR_UNSUPPORTED if the pipeline is not offered or its resident form is missing. */
 uw_status uw_weights_matmul(uw_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
+/* The same product with x and y in DEVICE memory of w's device (x BF16 [batch, in], y fp32
+ * [batch, out]; for the cuda backend, pointers from cudaMalloc or any allocator of that device),
+ * enqueued on the caller's `stream` (a cudaStream_t for cuda; NULL = the default stream). Returns
+ * once enqueued, synchronising nothing: y is valid when the stream reaches this point, and x, y
+ * and w must stay alive until then. Scratch comes from a stream-ordered pool. Errors found while
+ * the kernels run are not reported here (uploads validate the blob fully beforehand).
+ * UW_ERR_UNSUPPORTED on backends without device pointers (cpu, opencl). */
+uw_status uw_weights_matmul_async(uw_weights *w, uw_pipeline p, const void *x_dev, void *y_dev, uint64_t batch,
+                                  void *stream);
 
 /* Make plain BF16 weights (host, row-major rows x cols) resident: the uncompressed baseline
  * for the plain-bf16 pipeline. Backends without a raw upload get them through a lossless blob

@@ -1,7 +1,9 @@
 /* test_conformance.c - the conformance program every backend runs (usage: test_conformance
  * BACKEND GOLDEN_DIR). On the golden vectors and synthetic edge tensors it checks
  * C1 decode on the device is bit-exact; C2 every offered pipeline gives output bit-identical to
- * the same backend's plain BF16 pipeline, batch sizes {1, 2, 7, 16, 64, 255}; C3 the output is
+ * the same backend's plain BF16 pipeline, batch sizes {1, 2, 7, 16, 64, 255} (decode+gemm, where
+ * the backend runs it through the vendor BLAS and offers blas-bf16, against the vendor BLAS on
+ * the resident BF16 weights: same GEMM, same bytes in); C3 the output is
  * within gamma_n * sum|x w| of a float64 reference (n = in, gamma_n = n u / (1 - n u),
  * u = 2^-24: the bound of recursive fp32 summation of exact products; BF16 x BF16 products are
  * exact in fp32). Exit 77 (CTest: skipped, not passed) when the backend has no device here. */
@@ -45,16 +47,21 @@ static void check_blob(const char *what, const uint8_t *blob, size_t bs, const u
         uint64_t B = bs_list[k];
         uint16_t *x = malloc(B * cols * 2);
         for (uint64_t i = 0; i < B * cols; i++) x[i] = t_bf16((float)t_normal());
-        float *y0 = malloc(B * rows * 4), *y1 = malloc(B * rows * 4);
+        float *y0 = malloc(B * rows * 4), *y1 = malloc(B * rows * 4), *yb = malloc(B * rows * 4);
         CHECK_OK(uw_weights_matmul(wt, UW_PIPELINE_PLAIN_BF16, x, y0, B), "%s plain matmul batch %llu", what, (unsigned long long)B);
+        /* the vendor-BLAS baseline, if offered: decode+gemm's reference on such backends */
+        s = uw_weights_matmul(wt, UW_PIPELINE_BLAS_BF16, x, yb, B);
+        int have_blas = s == UW_OK;
+        CHECK(s == UW_OK || s == UW_ERR_UNSUPPORTED, "%s blas-bf16 batch %llu runs", what, (unsigned long long)B);
         for (size_t p = 0; p < sizeof pipes / sizeof pipes[0]; p++) {
+            int vs_blas = pipes[p] == UW_PIPELINE_DECODE_GEMM && have_blas;
             memset(y1, 0x7F, B * rows * 4);
             s = uw_weights_matmul(wt, pipes[p], x, y1, B);
             if (s == UW_ERR_UNSUPPORTED) continue;
             offered[pipes[p]] = 1;
             CHECK(s == UW_OK, "%s %s batch %llu runs", what, uw_pipeline_name(pipes[p]), (unsigned long long)B);
-            CHECK(!memcmp(y0, y1, B * rows * 4), "C2 %s/%s: %s is bit-identical to plain-bf16 at batch %llu", backend, what,
-                  uw_pipeline_name(pipes[p]), (unsigned long long)B);
+            CHECK(!memcmp(vs_blas ? yb : y0, y1, B * rows * 4), "C2 %s/%s: %s is bit-identical to %s at batch %llu", backend, what,
+                  uw_pipeline_name(pipes[p]), vs_blas ? "blas-bf16" : "plain-bf16", (unsigned long long)B);
         }
         if (finite) { /* C3 (NaN/inf inputs have no meaningful tolerance) */
             double u = ldexp(1.0, -24), g = (double)cols * u / (1 - (double)cols * u);
@@ -71,7 +78,7 @@ static void check_blob(const char *what, const uint8_t *blob, size_t bs, const u
                 }
             CHECK(!bad, "C3 %s/%s: within gamma_n sum|xw| of float64 at batch %llu", backend, what, (unsigned long long)B);
         }
-        free(x), free(y0), free(y1);
+        free(x), free(y0), free(y1), free(yb);
     }
     free(o);
     uw_weights_free(wt);

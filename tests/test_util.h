@@ -76,7 +76,7 @@ static int t_fill(const char *name, uint16_t *w, uint64_t n, uint64_t cols) {
 }
 
 static inline uint64_t t_hash_fnv(const void *p, size_t n) {
-    const uint8_t *b = p;
+    const uint8_t *b = (const uint8_t *)p; /* (cast: also compiled as C++ by test_cuda_host_decode.cu) */
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
     return h;

@@ -201,6 +201,11 @@ int main(int argc, char **argv) {
                 for (int k = 0; k < 3; k++) {
                     uw_choice c;
                     uw_weights_choice(m.comp[k], B, &c);
+                    /* a backend whose decode+gemm runs the vendor BLAS (cuda) is held to that BLAS on
+                     * the original weights (blas-bf16); elsewhere blas-bf16 is unsupported */
+                    if (c.pipeline == UW_PIPELINE_DECODE_GEMM &&
+                        uw_weights_matmul(m.plain[k], UW_PIPELINE_BLAS_BF16, k < 2 ? x : h, k < 2 ? g : y0, 1) == UW_OK)
+                        pp[k] = UW_PIPELINE_BLAS_BF16;
                     L += snprintf(names + L, sizeof names - (size_t)L, "%s%s", k ? "," : "", uw_pipeline_name(c.pipeline));
                     cb += (double)(c.pipeline == UW_PIPELINE_PALETTE_DIRECT ? m.pal_bytes[k] : m.huff_bytes[k]);
                 }

@@ -37,10 +37,12 @@ static const char usage_text[] =
     "  info FILE [--json]\n"
     "      Per-tensor codec, sizes, bits/weight, exponent entropy H and the order-0 bound 8+H;\n"
     "      totals and whole-file bits/weight including all metadata.\n"
-    "  bench FILE [--backend NAME] [--json] [--threads N] [--repeat R]\n"
+    "  bench FILE [--backend NAME] [--json] [--threads N] [--repeat R] [--batch 1,16,64,256]\n"
     "      Encode/decode throughput (GB/s of BF16) with 1 and N threads (default N: all cores),\n"
     "      best of R (default 5) after one warm-up, against memcpy. FILE may be plain or\n"
-    "      compressed.\n"
+    "      compressed. Device backends (and cpu when --batch is given) also report decode\n"
+    "      GB/s on the device (copy to the host included) and matmul time per pipeline and\n"
+    "      batch size (default 1,16,64,256).\n"
     "  tune FILE [--backend NAME] [--batch 1,8,64] [--cache PATH]\n"
     "      Autotune every weight shape of FILE for each batch bucket on the backend (default\n"
     "      cpu): time each pipeline and the backend's parameters, keep the fastest in the\n"
@@ -814,22 +816,14 @@ static int verify_one(const char *path, int threads, size_t *n, size_t *failed) 
         err_line("%s: not an unweight-compressed file", path);
         return EX_INPUT;
     }
-    void *buf = NULL;
-    size_t cap = 0;
     int rc = EX_OK;
     for (size_t i = 0; i < uw_file_tensor_count(f); i++) {
         uw_tensor_info t;
         if ((s = uw_file_tensor_info(f, i, &t)) != UW_OK) { rc = report(s, path, NULL); break; }
-        if (!t.compressed) continue;
-        if (t.orig_bytes > cap) {
-            free(buf);
-            cap = 0;
-            buf = malloc(t.orig_bytes ? t.orig_bytes : 1);
-            if (!buf) { err_line("%s: tensor '%s': out of memory (%" PRIu64 " bytes)", path, t.name, t.orig_bytes); rc = EX_IO; break; }
-            cap = t.orig_bytes;
-        }
+        /* every tensor: blobs decoded in bands and checked, passthrough tensors against their
+         * checksum (FORMAT.md 9.2); no buffer of the tensor's size */
         (*n)++;
-        s = uw_file_decode(f, i, buf, t.orig_bytes, threads);
+        s = uw_file_verify_tensor(f, i, threads);
         if (s != UW_OK) {
             if (s == UW_ERR_NOMEM) { rc = report(s, path, NULL); break; }
             (*failed)++;
@@ -841,7 +835,6 @@ static int verify_one(const char *path, int threads, size_t *n, size_t *failed) 
             printf("%s%s\n", pre, m);
         }
     }
-    free(buf);
     uw_file_close(f);
     return rc;
 }
@@ -1199,9 +1192,214 @@ static int bench_backend(const char *path, const uw_file *f, const char *bname, 
     return EX_OK;
 }
 
+/* ---- device section: decode on the device and y = x W^T per pipeline (uw_weights_*) ---- */
+
+static const uw_pipeline dev_pipes[] = {UW_PIPELINE_PLAIN_BF16,        UW_PIPELINE_DECODE_GEMM,    UW_PIPELINE_EXP_PREDECODE,
+                                        UW_PIPELINE_PALETTE_TRANSCODE, UW_PIPELINE_PALETTE_DIRECT, UW_PIPELINE_FUSED_HUFFMAN};
+#define DEV_NPIPES (sizeof dev_pipes / sizeof dev_pipes[0])
+
+typedef struct dev_tot {
+    uint64_t bytes, tensors;
+    double dec_s;                   /* summed best decode seconds */
+    double mm_s[DEV_NPIPES][8];     /* summed best matmul seconds per pipeline and batch */
+    int offered[DEV_NPIPES];
+} dev_tot;
+
+/* One tensor on an opened device: the blob uploaded as Huffman only (decode: what the device
+ * decodes, copied back to the host) and with every resident form (matmul). Every pipeline's y
+ * is checked bit-identical to plain-bf16 (contract C2) on its warm-up run. Returns -1 or an
+ * exit code. */
+static int bench_device_tensor(const char *path, const uw_file *f, size_t i, const uw_tensor_info *t, uw_device *d, const opts *o,
+                               const uint64_t *batches, int nbatch, dev_tot *tot, double *dec_best) {
+    uint64_t ne = numel_of(t), rows, cols, bmax = 1;
+    matrix_view(t, &rows, &cols);
+    for (int k = 0; k < nbatch; k++) bmax = batches[k] > bmax ? batches[k] : bmax;
+    uint16_t *src = malloc(t->orig_bytes), *dst = malloc(t->orig_bytes), *x = NULL;
+    float *y0 = NULL, *y1 = NULL, *yb = NULL;
+    uint8_t *own_blob = NULL;
+    const void *blob = NULL;
+    size_t blob_size = 0;
+    uw_weights *wd = NULL, *wa = NULL;
+    int rc = -1;
+    char pre[1100];
+    snprintf(pre, sizeof pre, "%s: tensor '%s' on %s", path, t->name, uw_device_name(d));
+    uw_status s;
+    if (!src || !dst) { err_line("%s: out of memory", pre); rc = EX_IO; goto out; }
+    if ((s = uw_file_decode(f, i, src, t->orig_bytes, 0)) != UW_OK) { rc = report(s, pre, NULL); goto out; }
+    if (t->compressed) {
+        uw_blob_info bi;
+        if ((s = uw_file_tensor_data(f, i, &blob, &blob_size)) != UW_OK || (s = uw_blob_inspect(blob, blob_size, &bi)) != UW_OK) {
+            rc = report(s, pre, NULL);
+            goto out;
+        }
+        rows = bi.rows;
+        cols = bi.cols;
+    } else {
+        uw_encode_params p;
+        uw_encode_params_default(&p);
+        if ((s = uw_tensor_encode(src, rows, cols, &p, &own_blob, &blob_size)) != UW_OK) { rc = report(s, pre, NULL); goto out; }
+        blob = own_blob;
+    }
+    uw_blob_info bi;
+    uw_blob_inspect(blob, blob_size, &bi);
+    unsigned all = UW_RESIDENT_PALETTE | UW_RESIDENT_BF16 | (bi.codec == UW_CODEC_HUFFMAN ? UW_RESIDENT_HUFFMAN : 0);
+    if ((s = uw_weights_upload(d, blob, blob_size, bi.codec == UW_CODEC_HUFFMAN ? UW_RESIDENT_HUFFMAN : UW_RESIDENT_PALETTE, &wd)) != UW_OK ||
+        (s = uw_weights_upload(d, blob, blob_size, all, &wa)) != UW_OK) {
+        rc = report(s, pre, NULL);
+        goto out;
+    }
+    double best = 1e300;
+    for (int k = 0; k <= o->repeat; k++) { /* k == 0: warm-up, checked against the original */
+        if (g_interrupted) { rc = interrupted_exit(); goto out; }
+        double t0 = now_s();
+        s = uw_weights_decode(wd, dst, ne);
+        double dt = now_s() - t0;
+        if (s != UW_OK) { rc = report(s, pre, NULL); goto out; }
+        if (k == 0 && memcmp(dst, src, t->orig_bytes)) { err_line("%s: device decode differs from the original", pre); rc = EX_INPUT; goto out; }
+        if (k > 0 && dt < best) best = dt;
+    }
+    *dec_best = best;
+    tot->dec_s += best;
+    tot->bytes += t->orig_bytes;
+    tot->tensors++;
+    x = malloc(bmax * cols * 2);
+    y0 = malloc(bmax * rows * 4);
+    y1 = malloc(bmax * rows * 4);
+    yb = malloc(bmax * rows * 4);
+    if (!x || !y0 || !y1 || !yb) { err_line("%s: out of memory", pre); rc = EX_IO; goto out; }
+    uint64_t r = 0x9E3779B97F4A7C15ull;
+    for (uint64_t e = 0; e < bmax * cols; e++) { /* random finite BF16 activations in [-2, 2) */
+        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+        x[e] = (uint16_t)(((r >> 20) & 0x807F) | (uint16_t)((120 + (r >> 40) % 8) << 7));
+    }
+    for (int bk = 0; bk < nbatch; bk++) {
+        uint64_t B = batches[bk];
+        for (size_t p = 0; p < DEV_NPIPES; p++) {
+            float *y = p == 0 ? y0 : y1; /* dev_pipes[0] is plain-bf16, the reference */
+            double bt = 1e300;
+            for (int k = 0; k <= o->repeat; k++) {
+                if (g_interrupted) { rc = interrupted_exit(); goto out; }
+                double t0 = now_s();
+                s = uw_weights_matmul(wa, dev_pipes[p], x, y, B);
+                double dt = now_s() - t0;
+                if (s == UW_ERR_UNSUPPORTED) break;
+                if (s != UW_OK) { rc = report(s, pre, NULL); goto out; }
+                /* a backend whose decode+gemm runs the vendor BLAS (cuda) is held to that BLAS on the
+                 * plain weights (blas-bf16), the others to plain-bf16 */
+                const float *yr = y0;
+                if (k == 0 && dev_pipes[p] == UW_PIPELINE_DECODE_GEMM && uw_weights_matmul(wa, UW_PIPELINE_BLAS_BF16, x, yb, B) == UW_OK)
+                    yr = yb;
+                if (k == 0 && p > 0 && memcmp(yr, y1, B * rows * 4)) {
+                    err_line("%s: %s differs from %s at batch %llu (contract C2)", pre, uw_pipeline_name(dev_pipes[p]),
+                             yr == yb ? "blas-bf16" : "plain-bf16", (unsigned long long)B);
+                    rc = EX_IO;
+                    goto out;
+                }
+                if (k > 0 && dt < bt) bt = dt;
+            }
+            if (s == UW_ERR_UNSUPPORTED) continue;
+            tot->offered[p] = 1;
+            tot->mm_s[p][bk] += bt;
+        }
+    }
+out:
+    uw_weights_free(wd);
+    uw_weights_free(wa);
+    uw_free(own_blob);
+    free(src);
+    free(dst);
+    free(x);
+    free(y0);
+    free(y1);
+    free(yb);
+    return rc;
+}
+
+/* The device section of one backend: per-tensor decode GB/s, then the matmul time of every
+ * pipeline per batch size, summed over the tensors. */
+static int bench_device(const char *path, const uw_file *f, const char *bname, const opts *o, int first) {
+    static const uint64_t def_batches[] = {1, 16, 64, 256};
+    const uint64_t *batches = o->nbatch ? o->batch : def_batches;
+    int nbatch = o->nbatch ? o->nbatch : 4;
+    uw_device *d;
+    uw_status s = uw_device_open(bname, NULL, &d);
+    if (s != UW_OK) return report(s, NULL, NULL);
+    dev_tot tot;
+    memset(&tot, 0, sizeof tot);
+    if (o->json) {
+        printf("%s{\"backend\":", first ? "" : ",");
+        json_str(stdout, bname);
+        printf(",\"device\":");
+        json_str(stdout, uw_device_name(d));
+        printf(",\"decode_note\":\"device decode of the Huffman form plus the copy to host memory and the checksum\",\"tensors\":[");
+    } else {
+        printf("\ndevice %s\nbest of %d after 1 warm-up; decode: the Huffman form decoded on the device, copied to host memory\n"
+               "and checksummed (GB/s of BF16); matmul: y = x W^T with host x and y, each pipeline checked equal to plain-bf16\n",
+               uw_device_name(d), o->repeat);
+        printf("%-46s %-14s %8s %10s\n", "tensor", "shape", "MB", "dec GB/s");
+        fflush(stdout);
+    }
+    int rc = EX_OK, nt = 0;
+    for (size_t i = 0; i < uw_file_tensor_count(f); i++) {
+        uw_tensor_info t;
+        if ((s = uw_file_tensor_info(f, i, &t)) != UW_OK) { rc = report(s, path, NULL); break; }
+        if (!t.compressed && !uw_select_tensor(UW_SELECT_ALL, t.name, t.dtype, t.ndim, t.shape)) continue;
+        if (numel_of(&t) == 0) continue;
+        double dec = 0;
+        int r = bench_device_tensor(path, f, i, &t, d, o, batches, nbatch, &tot, &dec);
+        if (r >= 0) { rc = r; break; }
+        char shape[96];
+        shape_str(&t, shape, sizeof shape);
+        if (o->json) {
+            printf("%s\n{\"name\":", nt ? "," : "");
+            json_str(stdout, t.name);
+            printf(",\"shape\":\"%s\",\"bf16_bytes\":%" PRIu64 ",\"decode_s\":", shape, t.orig_bytes);
+            json_num(stdout, dec, 1);
+            printf(",\"decode_gbps\":");
+            json_num(stdout, gbps(t.orig_bytes, dec), 1);
+            printf("}");
+        } else {
+            printf("%-46.46s %-14.14s %8.2f %10.2f\n", t.name, shape, (double)t.orig_bytes / 1e6, gbps(t.orig_bytes, dec));
+            fflush(stdout);
+        }
+        nt++;
+    }
+    uw_device_close(d);
+    if (rc != EX_OK) return rc;
+    if (o->json) {
+        printf("\n],\"decode_gbps\":");
+        json_num(stdout, gbps(tot.bytes, tot.dec_s), tot.tensors > 0);
+        printf(",\"matmul\":[");
+        int k = 0;
+        for (size_t p = 0; p < DEV_NPIPES; p++)
+            for (int b = 0; b < nbatch && tot.offered[p]; b++) {
+                printf("%s{\"pipeline\":\"%s\",\"batch\":%" PRIu64 ",\"s\":", k++ ? "," : "", uw_pipeline_name(dev_pipes[p]), batches[b]);
+                json_num(stdout, tot.mm_s[p][b], 1);
+                printf("}");
+            }
+        printf("]}");
+    } else {
+        printf("%-46s %-14s %8.2f %10.2f\n", "total", "", (double)tot.bytes / 1e6, gbps(tot.bytes, tot.dec_s));
+        printf("matmul, ms summed over the %llu tensors\n%-18s", (unsigned long long)tot.tensors, "pipeline");
+        for (int b = 0; b < nbatch; b++) {
+            char h[32];
+            snprintf(h, sizeof h, "batch %" PRIu64, batches[b]);
+            printf(" %13s", h);
+        }
+        printf("\n");
+        for (size_t p = 0; p < DEV_NPIPES; p++) {
+            if (!tot.offered[p]) continue;
+            printf("%-18s", uw_pipeline_name(dev_pipes[p]));
+            for (int b = 0; b < nbatch; b++) printf(" %13.2f", tot.mm_s[p][b] * 1e3);
+            printf("\n");
+        }
+    }
+    return EX_OK;
+}
+
 static int cmd_bench(int argc, char **argv) {
     opts o;
-    int rc = parse_opts(argc, argv, 2, "bench", O_BACKEND | O_JSON | O_THREADS | O_REPEAT, &o);
+    int rc = parse_opts(argc, argv, 2, "bench", O_BACKEND | O_JSON | O_THREADS | O_REPEAT | O_BATCH, &o);
     if (rc >= 0) return rc;
     if ((rc = need_pos(&o, 1, "bench", "FILE")) >= 0) return rc;
     const char *path = o.pos[0];
@@ -1249,18 +1447,24 @@ static int cmd_bench(int argc, char **argv) {
     int first = 1;
     for (size_t b = 0; b < nb && rc == EX_OK; b++) {
         if (strcmp(names[b], "cpu")) {
-            /* the public API decodes on the host; device backends have no public entry yet */
+            /* the codec runs on the host: a device backend's figures are in its device section */
             if (o.json) {
                 printf("%s{\"name\":", first ? "" : ",");
                 json_str(stdout, names[b]);
-                printf(",\"skipped\":\"no public decode entry point for this backend\"}");
-            } else {
-                printf("%sbackend %s: skipped (no public decode entry point for this backend)\n", first ? "" : "\n", names[b]);
+                printf(",\"skipped\":\"the codec runs on the host; see devices\"}");
             }
             first = 0;
             continue;
         }
         rc = bench_backend(path, f, names[b], &o, nthreads, first);
+        first = 0;
+    }
+    /* device sections: every device backend, and cpu when --batch asks for it */
+    if (o.json && rc == EX_OK) printf("],\"devices\":[");
+    first = 1;
+    for (size_t b = 0; b < nb && rc == EX_OK; b++) {
+        if (!strcmp(names[b], "cpu") && !o.nbatch) continue;
+        rc = bench_device(path, f, names[b], &o, first);
         first = 0;
     }
     if (o.json && rc == EX_OK) printf("]}\n");

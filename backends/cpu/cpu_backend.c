@@ -152,5 +152,19 @@ static const char *cpu_driver(void *ctx) {
     return "unweight " UW_VERSION_STRING;
 }
 
-const uw_backend uw_backend_cpu = {"cpu", cpu_probe, cpu_open, cpu_close, cpu_name, cpu_upload, cpu_release,
-                                   cpu_decode, cpu_matmul, cpu_params, cpu_set_param, cpu_driver};
+/* designated initializers: the table grows optional members at the end */
+const uw_backend uw_backend_cpu = {
+    .name = "cpu",
+    .probe = cpu_probe,
+    .open = cpu_open,
+    .close = cpu_close,
+    .device_name = cpu_name,
+    .upload = cpu_upload,
+    .release = cpu_release,
+    .decode = cpu_decode,
+    .matmul = cpu_matmul,
+    .params = cpu_params,
+    .set_param = cpu_set_param,
+    .driver = cpu_driver,
+    /* matmul_dev: host memory only */
+};

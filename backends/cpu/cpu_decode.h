@@ -16,6 +16,10 @@ void uw_fast_tab_build(const uw_blob *b, uw_fast_tab *ft);
 uw_status uw_cpu_decode_tile_fast(const uw_blob *b, const uw_fast_tab *ft, uint64_t t, uint16_t *dst,
                                   uint64_t ld);
 
+/* Decode the tiles of tile rows [ti0, ti1) into out, which holds matrix rows
+ * [ti0 * tile_rows, min(ti1 * tile_rows, rows)) row-major; no checksum. */
+uw_status uw_cpu_decode_tile_rows(const uw_blob *b, uint64_t ti0, uint64_t ti1, uint16_t *out, int threads, int fast);
+
 /* Decode a whole parsed blob with tile-parallel threads; fast=0 uses the reference. Checks
  * the tensor checksum. */
 uw_status uw_cpu_decode_blob(const uw_blob *b, uint16_t *out, int threads, int fast);

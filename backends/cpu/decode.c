@@ -8,32 +8,37 @@
 typedef struct dec_ctx {
     const uw_blob *b;
     const uw_fast_tab *ft;
-    uint16_t *out;
+    uint16_t *out;   /* element (row0, 0) of the matrix */
+    uint64_t t0, row0;
     int fast;
 } dec_ctx;
 
-static uw_status dec_task(void *ctx, uint64_t t, int worker) {
+static uw_status dec_task(void *ctx, uint64_t i, int worker) {
     dec_ctx *d = ctx;
     (void)worker;
-    uint64_t r0, c0;
+    uint64_t r0, c0, t = d->t0 + i;
     uint32_t tr, tc;
     uw_tile_rect(d->b, t, &r0, &tr, &c0, &tc);
-    uint16_t *dst = d->out + r0 * d->b->cols + c0;
+    uint16_t *dst = d->out + (r0 - d->row0) * d->b->cols + c0;
     return d->fast ? uw_cpu_decode_tile_fast(d->b, d->ft, t, dst, d->b->cols)
                    : uw_cpu_decode_tile_ref(d->b, t, dst, d->b->cols);
 }
 
-uw_status uw_cpu_decode_blob(const uw_blob *b, uint16_t *out, int threads, int fast) {
+uw_status uw_cpu_decode_tile_rows(const uw_blob *b, uint64_t ti0, uint64_t ti1, uint16_t *out, int threads, int fast) {
     uw_fast_tab *ft = NULL;
     if (fast && b->codec == UW_CODEC_HUFFMAN) {
         ft = malloc(sizeof *ft);
         if (!ft) return uw_error_set(UW_ERR_NOMEM, "decoder: out of memory");
         uw_fast_tab_build(b, ft);
     }
-    dec_ctx d = {b, ft, out, fast};
-    uw_status s = uw_parallel_for(b->ntiles, threads, dec_task, &d);
+    dec_ctx d = {b, ft, out, ti0 * b->tiles_c, ti0 * b->tile_rows, fast};
+    uw_status s = uw_parallel_for((ti1 - ti0) * b->tiles_c, threads, dec_task, &d);
     free(ft);
-    if (s != UW_OK) return s;
+    return s;
+}
+
+uw_status uw_cpu_decode_blob(const uw_blob *b, uint16_t *out, int threads, int fast) {
+    UW_FORWARD_IF_ERROR(uw_cpu_decode_tile_rows(b, 0, b->tiles_r, out, threads, fast));
     if (uw_hash64(out, b->n * 2) != b->tensor_hash)
         return uw_error_set(UW_ERR_CHECKSUM, "decoded tensor checksum mismatch (the compressed data is damaged)");
     return UW_OK;

@@ -132,7 +132,7 @@ verify)
     compressed_sample "$W/c.safetensors"
     check "verify of a good compressed file exits 0 and reports every tensor"
     expect_rc 0 "$BIN" verify "$W/c.safetensors"
-    grep -q "^verified $NCOMP tensors, 0 failed\$" "$W/stdout" || fail "unexpected summary: $(cat "$W/stdout")"
+    grep -q "^verified $NTENS tensors, 0 failed\$" "$W/stdout" || fail "unexpected summary: $(cat "$W/stdout")"
     check "verify --threads 1 also exits 0"
     expect_rc 0 "$BIN" verify "$W/c.safetensors" --threads 1
     check "verify of a palette-coded file exits 0"
@@ -269,7 +269,7 @@ EOF
     done
     check "verify of the compressed index verifies every shard"
     expect_rc 0 "$BIN" verify "$W/c/$IDX"
-    grep -q "^verified $NCOMP tensors, 0 failed\$" "$W/stdout" || fail "summary: $(cat "$W/stdout")"
+    grep -q "^verified $NTENS tensors, 0 failed\$" "$W/stdout" || fail "summary: $(cat "$W/stdout")"
     check "decompress the index reproduces every shard and the index byte for byte"
     expect_rc 0 "$BIN" decompress "$W/c/$IDX" "$W/d/$IDX"
     for f in $IDX $S1 $S2; do same_bytes "$W/in/$f" "$W/d/$f"; done
@@ -368,7 +368,7 @@ print(name)
 EOF
     expect_rc 2 "$BIN" verify "$W/flip.safetensors"
     grep -q "^$W/flip.safetensors: tensor '.*': " "$W/stdout" || fail "no per-tensor failure line: $(cat "$W/stdout")"
-    grep -q "^verified $NCOMP tensors, 1 failed\$" "$W/stdout" || fail "summary: $(cat "$W/stdout")"
+    grep -q "^verified $NTENS tensors, 1 failed\$" "$W/stdout" || fail "summary: $(cat "$W/stdout")"
     expect_rc 2 "$BIN" decompress "$W/flip.safetensors" "$W/out.safetensors"
     one_error_line "$W/flip.safetensors"
     no_outputs "$W"

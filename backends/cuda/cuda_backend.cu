@@ -1,0 +1,78 @@
+/* cuda_backend.cu - the CUDA backend's uw_backend table (core/backend.h). Host-pointer entry
+ * points run on the context's own stream and block (the public API's contract); matmul_dev
+ * enqueues on the caller's stream and synchronises nothing. One operation per context at a time
+ * (the cuBLAS handle and the error word are per context): the lock covers host-side work only. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cuda_internal.h"
+
+static uw_status be_probe(void) { return uw_cu_probe(); }
+
+static uw_status be_open(const char *spec, void **ctx) { return uw_cu_open(spec, (cu_ctx **)ctx); }
+
+static void be_close(void *ctx) { uw_cu_close((cu_ctx *)ctx); }
+
+static const char *be_name(void *ctx) { return ((cu_ctx *)ctx)->name; }
+
+static const char *be_driver(void *ctx) { return ((cu_ctx *)ctx)->driver; }
+
+static uw_status be_upload(void *ctx, const uw_blob *b, unsigned resident, void **wh) {
+    cu_ctx *c = (cu_ctx *)ctx;
+    pthread_mutex_lock(&c->lock);
+    uw_status s = uw_cu_upload(c, b, resident, (cu_weights **)wh);
+    pthread_mutex_unlock(&c->lock);
+    return s;
+}
+
+static void be_release(void *ctx, void *wh) {
+    cu_ctx *c = (cu_ctx *)ctx;
+    pthread_mutex_lock(&c->lock);
+    uw_gpu_stream_sync(c->stream); /* nothing of ours may still read it */
+    uw_cu_weights_free((cu_weights *)wh);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static uw_status be_decode(void *ctx, void *wh, uint16_t *out) {
+    cu_ctx *c = (cu_ctx *)ctx;
+    pthread_mutex_lock(&c->lock);
+    uw_status s = uw_cu_decode_host(c, (cu_weights *)wh, out);
+    pthread_mutex_unlock(&c->lock);
+    return s;
+}
+
+static uw_status be_matmul(void *ctx, void *wh, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch) {
+    cu_ctx *c = (cu_ctx *)ctx;
+    pthread_mutex_lock(&c->lock);
+    uw_status s = uw_cu_matmul_host(c, (cu_weights *)wh, p, x, y, batch);
+    pthread_mutex_unlock(&c->lock);
+    return s;
+}
+
+static uw_status be_matmul_dev(void *ctx, void *wh, uw_pipeline p, const void *x, void *y, uint64_t batch, void *stream) {
+    cu_ctx *c = (cu_ctx *)ctx;
+    pthread_mutex_lock(&c->lock);
+    uw_status s = uw_cu_matmul_dev(c, (cu_weights *)wh, p, (const uint16_t *)x, (float *)y, batch, (uw_gpu_stream)stream);
+    pthread_mutex_unlock(&c->lock);
+    return s;
+}
+
+/* No per-call parameters for the autotuner: the two knobs (k-split, kernel family) change the
+ * fp32 accumulation order, i.e. the output bits of every pipeline, and a tuner leaves the last
+ * value it tried set; they stay device-spec options (splitk=, kernel=), fixed per context. */
+
+extern "C" const uw_backend uw_backend_cuda = {
+    /* name */ "cuda",
+    /* probe */ be_probe,
+    /* open */ be_open,
+    /* close */ be_close,
+    /* device_name */ be_name,
+    /* upload */ be_upload,
+    /* release */ be_release,
+    /* decode */ be_decode,
+    /* matmul */ be_matmul,
+    /* params */ NULL,
+    /* set_param */ NULL,
+    /* driver */ be_driver,
+    /* matmul_dev */ be_matmul_dev,
+};

@@ -1,0 +1,125 @@
+/* cuda_transcode.cu - Huffman -> palette IR on the device (pipeline 3, docs/FORMAT.md section 8),
+ * same palette and tiles, into stream-ordered scratch:
+ *   1. the exponent plane (the decode kernel, as pipeline 2);
+ *   2. the nibble plane, element-parallel (an exponent outside the palette gets nibble 0);
+ *   3. per tile, the number of exceptions; 4. their exclusive scan = the exception index;
+ *   5. per tile, the exceptions in position order (block-wide ordered compaction). */
+#include "cuda_internal.h"
+
+#define UW_TC_THREADS 256
+
+static __device__ __forceinline__ void build_rev(const uw_kparams &p, uint8_t *rev) {
+    for (uint32_t i = threadIdx.x; i < 256; i += blockDim.x) rev[i] = 0xFF;
+    __syncthreads();
+    if (threadIdx.x < p.nregular) rev[p.palette[threadIdx.x]] = (uint8_t)threadIdx.x;
+    __syncthreads();
+}
+
+__global__ void __launch_bounds__(UW_TC_THREADS) uw_k_nibbles(uw_kparams p, const uint8_t *exps, uint8_t *nib, uint64_t n) {
+    __shared__ uint8_t rev[256];
+    build_rev(p, rev);
+    uint64_t nb = (n + 1) / 2;
+    for (uint64_t i = (uint64_t)blockIdx.x * blockDim.x + threadIdx.x; i < nb; i += (uint64_t)gridDim.x * blockDim.x) {
+        uint32_t a = rev[exps[2 * i]], b = 2 * i + 1 < n ? rev[exps[2 * i + 1]] : 0;
+        a = a == 0xFF ? 0 : a;
+        b = b == 0xFF ? 0 : b;
+        nib[i] = (uint8_t)(a | b << 4);
+    }
+}
+
+/* WRITE = 0: counts[t] = exceptions of tile t; WRITE = 1: write them at excidx[t]. */
+template <int WRITE>
+__global__ void __launch_bounds__(UW_TC_THREADS) uw_k_exceptions(uw_kparams p, const uint8_t *exps, uint32_t *counts,
+                                                                 const uint64_t *excidx, uint32_t *exc) {
+    __shared__ uint8_t rev[256];
+    __shared__ uint32_t wc[UW_TC_THREADS / UW_GPU_WARP];
+    build_rev(p, rev);
+    const uint32_t lane = threadIdx.x % UW_GPU_WARP, warp = threadIdx.x / UW_GPU_WARP;
+    const uint64_t T = (uint64_t)p.tiles_r * p.tiles_c;
+    for (uint64_t t = blockIdx.x; t < T; t += gridDim.x) {
+        const uint32_t ti = (uint32_t)(t / p.tiles_c), tj = (uint32_t)(t % p.tiles_c);
+        const uint32_t r0 = ti * p.R, c0 = tj * p.C;
+        const uint32_t tr = min(p.R, p.rows - r0), tc = min(p.C, p.cols - c0), lim = tr * tc;
+        uint64_t running = WRITE ? excidx[t] : 0;
+        for (uint32_t p0 = 0; p0 < lim; p0 += UW_TC_THREADS) {
+            uint32_t pos = p0 + threadIdx.x, e = 0;
+            bool rare = false;
+            if (pos < lim) {
+                e = exps[(uint64_t)(r0 + pos / tc) * p.cols + c0 + pos % tc];
+                rare = rev[e] == 0xFF;
+            }
+            uint32_t bal = uw_gpu_ballot(rare);
+            if (lane == 0) wc[warp] = uw_gpu_popc(bal);
+            __syncthreads();
+            uint32_t before = 0, total = 0;
+            for (uint32_t k = 0; k < UW_TC_THREADS / UW_GPU_WARP; k++) {
+                before += k < warp ? wc[k] : 0;
+                total += wc[k];
+            }
+            if (WRITE && rare) exc[running + before + uw_gpu_popc(bal & ((1u << lane) - 1u))] = pos << 8 | e;
+            running += total;
+            __syncthreads();
+        }
+        if (!WRITE && threadIdx.x == 0) counts[t] = (uint32_t)running;
+    }
+}
+
+/* exclusive scan of counts[0..T) into excidx[0..T] (one block) */
+__global__ void __launch_bounds__(1024) uw_k_scan(const uint32_t *counts, uint64_t *excidx, uint64_t T) {
+    __shared__ uint64_t part[1024];
+    __shared__ uint64_t carry;
+    if (threadIdx.x == 0) carry = 0;
+    __syncthreads();
+    for (uint64_t b0 = 0; b0 < T; b0 += 1024) {
+        uint64_t i = b0 + threadIdx.x;
+        uint64_t v = i < T ? counts[i] : 0;
+        part[threadIdx.x] = v;
+        __syncthreads();
+        for (uint32_t d = 1; d < 1024; d <<= 1) { /* Hillis-Steele inclusive scan */
+            uint64_t add = threadIdx.x >= d ? part[threadIdx.x - d] : 0;
+            __syncthreads();
+            part[threadIdx.x] += add;
+            __syncthreads();
+        }
+        if (i < T) excidx[i] = carry + part[threadIdx.x] - v;
+        __syncthreads();
+        if (threadIdx.x == 1023) carry += part[1023];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) excidx[T] = carry;
+}
+
+static size_t up256(size_t v) { return (v + 255) & ~(size_t)255; }
+
+uw_status uw_cu_transcode(cu_ctx *c, const cu_weights *w, uw_gpu_stream s, cu_palette *pal, void **scratch) {
+    UW_RETURN_ERROR_IF(!w->huff, UW_ERR_UNSUPPORTED, "cuda: palette-transcode needs the Huffman form resident");
+    uw_kparams k = uw_cu_kp_base(c, w);
+    uw_cu_kp_huff(w, &k);
+    const uint64_t T = (uint64_t)k.tiles_r * k.tiles_c;
+    size_t o_exps = 0, o_nib = up256(w->n), o_cnt = o_nib + up256((w->n + 1) / 2), o_idx = o_cnt + up256(4 * T),
+           o_exc = o_idx + up256(8 * (T + 1)), total = o_exc + up256(4 * (w->nexc ? w->nexc : 1));
+    UW_FORWARD_IF_ERROR(uw_cu_scratch(c, s, total, scratch));
+    uint8_t *base = (uint8_t *)*scratch;
+    uint8_t *exps = base + o_exps, *nib = base + o_nib;
+    uint32_t *counts = (uint32_t *)(base + o_cnt), *exc = (uint32_t *)(base + o_exc);
+    uint64_t *excidx = (uint64_t *)(base + o_idx);
+    UW_FORWARD_IF_ERROR(uw_cu_decode_huff(c, w, NULL, exps, s));
+    unsigned sms = (unsigned)c->props.multiProcessorCount;
+    uint64_t nb = (w->n + 1) / 2, gb = (nb + UW_TC_THREADS - 1) / UW_TC_THREADS;
+    uw_k_nibbles<<<(unsigned)(gb < 8ull * sms ? gb : 8ull * sms), UW_TC_THREADS, 0, s>>>(k, exps, nib, w->n);
+    UW_FORWARD_IF_ERROR(uw_cu_launch_check("nibble kernel"));
+    unsigned gt = (unsigned)(T < 8ull * sms ? T : 8ull * sms);
+    uw_k_exceptions<0><<<gt, UW_TC_THREADS, 0, s>>>(k, exps, counts, NULL, NULL);
+    UW_FORWARD_IF_ERROR(uw_cu_launch_check("exception count kernel"));
+    uw_k_scan<<<1, 1024, 0, s>>>(counts, excidx, T);
+    UW_FORWARD_IF_ERROR(uw_cu_launch_check("exception scan kernel"));
+    uw_k_exceptions<1><<<gt, UW_TC_THREADS, 0, s>>>(k, exps, NULL, excidx, exc);
+    UW_FORWARD_IF_ERROR(uw_cu_launch_check("exception write kernel"));
+    pal->nib = nib;
+    pal->plane = k.plane;
+    pal->excidx = excidx;
+    pal->exc = exc;
+    memcpy(pal->palette, w->hb.palette, 16);
+    pal->nregular = w->hb.nregular;
+    return UW_OK;
+}

@@ -1,0 +1,233 @@
+/* cuda_weights.cu - making a blob resident. Every upload decodes the blob once on the host
+ * (uw_blob_decode: every rule of FORMAT.md section 7, the tensor checksum included), so the
+ * device kernels run only on validated streams. Weights are kept in the backend's geometry
+ * (R x C tiles, `lanes` lanes; device spec tile=/lanes=): a blob encoded that way is uploaded
+ * as is, any other is re-encoded with the same codec choices (FORMAT.md section 4.2 lets a
+ * backend re-tile on load). Resident forms: the Huffman blob + its decode table, the palette
+ * IR (uploaded, or transcoded on the host from the Huffman blob), and plain BF16. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cuda_internal.h"
+extern "C" {
+#include "../../codecs/huffman.h"
+}
+
+static uw_status encode_as(const uw_blob *b, const uint16_t *w, int codec, uint32_t R, uint32_t C, uint32_t lanes,
+                           uint8_t **blob, size_t *size) {
+    uw_encode_params p;
+    uw_encode_params_default(&p);
+    p.codec = codec;
+    p.tile_rows = R;
+    p.tile_cols = C;
+    p.lanes = codec == UW_CODEC_HUFFMAN ? lanes : 0;
+    int same_codec = b->codec == UW_CODEC_HUFFMAN && codec == UW_CODEC_HUFFMAN;
+    if (same_codec) { /* keep the blob's choices */
+        p.rare_mode = b->rare_mode;
+        p.sym_order = b->order;
+        p.chunk_len = b->chunk;
+    }
+    uw_status s = uw_tensor_encode(w, b->rows, b->cols, &p, blob, size);
+    if (s != UW_OK && same_codec) { /* its choices may not carry over to other tiles: let the encoder pick */
+        p.rare_mode = UW_RARE_AUTO;
+        p.sym_order = 0;
+        p.chunk_len = 0;
+        s = uw_tensor_encode(w, b->rows, b->cols, &p, blob, size);
+    }
+    return s;
+}
+
+/* Device decode table (uw_kern_common.cuh): per maxlen-bit window the code's length, the
+ * palette indices of its one or two exponents, escape flags and the exponents themselves. */
+void uw_cu_build_table(const uw_blob *b, uint32_t *tab) {
+    uint16_t t16[1 << UW_HUFF_MAX_LEN];
+    uint32_t size = 1u << b->maxlen;
+    if (b->single >= 0) t16[0] = (uint16_t)b->single; /* length 0: implied, no bits */
+    else uw_huff_table(b->len, (int)b->alphabet, b->maxlen, t16);
+    for (uint32_t i = 0; i < size; i++) {
+        uint32_t s = t16[i] & 0xFF, len = (t16[i] >> 8) & 0xF;
+        uint32_t a = b->order == 2 ? s / b->nsym : s, c = b->order == 2 ? s % b->nsym : 0;
+        uint32_t esc_a = b->rare_mode == UW_RARE_ESCAPE && a == b->nsym - 1u;
+        uint32_t esc_b = b->order == 2 && b->rare_mode == UW_RARE_ESCAPE && c == b->nsym - 1u;
+        uint32_t ea = a < b->nregular ? b->palette[a] : 0, eb = c < b->nregular ? b->palette[c] : 0;
+        tab[i] = len | a << 4 | c << 8 | esc_a << 12 | esc_b << 13 | ea << 16 | eb << 24;
+    }
+}
+
+/* upload host bytes into a new device buffer with `pad` zero bytes after them */
+static uw_status upload_bytes(cu_ctx *c, const void *host, size_t n, size_t pad, void **dev) {
+    UW_FORWARD_IF_ERROR(uw_cu_alloc(dev, n + pad, "weights"));
+    CU_TRY(uw_gpu_h2d_async(*dev, host, n, c->stream), "copying weights to the device");
+    if (pad) CU_TRY(uw_gpu_memset_async((uint8_t *)*dev + n, 0, pad, c->stream), "padding weights");
+    return UW_OK;
+}
+
+static int geometry_is(const uw_blob *b, const cu_weights *w) {
+    return b->tile_rows == w->R && b->tile_cols == w->C && (b->codec == UW_CODEC_PALETTE || b->lanes == w->lanes);
+}
+
+static uint64_t count_exceptions(const uw_blob *b, const uint16_t *w) {
+    uint8_t in[256] = {0};
+    for (uint32_t i = 0; i < b->nregular; i++) in[b->palette[i]] = 1;
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < b->n; i++) n += !in[(w[i] >> 7) & 0xFF];
+    return n;
+}
+
+static uw_status make_huffman(cu_ctx *c, cu_weights *w, const uw_blob *b, const uint16_t *host16, uint8_t **own,
+                              const uint8_t **bytes, size_t *size) {
+    if (geometry_is(b, w)) {
+        *bytes = b->base;
+        *size = b->total;
+        w->hb = *b;
+        snprintf(w->note, sizeof w->note, "kept the blob's %ux%u/%u tiles", b->tile_rows, b->tile_cols, b->lanes);
+    } else {
+        UW_FORWARD_IF_ERROR(encode_as(b, host16, UW_CODEC_HUFFMAN, w->R, w->C, w->lanes, own, size));
+        UW_FORWARD_IF_ERROR(uw_blob_parse(*own, *size, &w->hb));
+        *bytes = *own;
+        snprintf(w->note, sizeof w->note, "re-tiled %ux%u/%u -> %ux%u/%u (%.3f -> %.3f bits/weight)", b->tile_rows, b->tile_cols,
+                 b->lanes, w->R, w->C, w->lanes, 8.0 * (double)b->total / (double)b->n, 8.0 * (double)*size / (double)b->n);
+    }
+    UW_FORWARD_IF_ERROR(upload_bytes(c, *bytes, *size, 64, (void **)&w->huff));
+    uint32_t tab[1 << UW_HUFF_MAX_LEN];
+    uw_cu_build_table(&w->hb, tab);
+    UW_FORWARD_IF_ERROR(upload_bytes(c, tab, sizeof(uint32_t) << w->hb.maxlen, 0, (void **)&w->table));
+    w->nexc = count_exceptions(&w->hb, host16);
+    w->hb.base = NULL;
+    return UW_OK;
+}
+
+static uw_status make_palette(cu_ctx *c, cu_weights *w, const uw_blob *b, const uint16_t *host16, const uint8_t *huff_bytes,
+                              size_t huff_size) {
+    uint8_t *own = NULL;
+    const uint8_t *bytes;
+    size_t size;
+    uw_status s = UW_OK;
+    if (b->codec == UW_CODEC_PALETTE && geometry_is(b, w)) {
+        bytes = b->base;
+        size = b->total;
+    } else if (huff_bytes) { /* same palette and tiles as the resident Huffman form */
+        s = uw_blob_to_palette(huff_bytes, huff_size, &own, &size);
+        bytes = own;
+    } else {
+        s = encode_as(b, host16, UW_CODEC_PALETTE, w->R, w->C, 1, &own, &size);
+        bytes = own;
+    }
+    if (s == UW_OK) s = uw_blob_parse(bytes, size, &w->pb);
+    if (s == UW_OK) s = upload_bytes(c, bytes, size, 64, (void **)&w->pal);
+    w->pb.base = NULL;
+    /* the upload is asynchronous: the host copy must live until the stream reaches it */
+    if (s == UW_OK && own) s = uw_gpu_stream_sync(c->stream) == UW_GPU_SUCCESS ? UW_OK : uw_cu_fail(uw_gpu_get_last_error(), "upload");
+    uw_free(own);
+    return s;
+}
+
+uw_status uw_cu_upload(cu_ctx *c, const uw_blob *b, unsigned resident, cu_weights **out) {
+    UW_RETURN_ERROR_IF(b->rows > 0xFFFFFFFFull || b->cols > 0xFFFFFFFFull || b->n > ((uint64_t)1 << 38), UW_ERR_LIMIT,
+                       "cuda: %llux%llu is over the backend's limits (2^32 rows or columns, 2^38 elements)",
+                       (unsigned long long)b->rows, (unsigned long long)b->cols);
+    cu_weights *w = (cu_weights *)calloc(1, sizeof *w);
+    UW_RETURN_ERROR_IF(!w, UW_ERR_NOMEM, "out of memory");
+    w->rows = b->rows;
+    w->cols = b->cols;
+    w->n = b->n;
+    w->R = c->par.tile_rows;
+    w->C = c->par.tile_cols;
+    w->lanes = c->par.lanes;
+    w->tensor_hash = b->tensor_hash;
+    uint16_t *host16 = (uint16_t *)malloc(b->n * 2);
+    uint8_t *huff_own = NULL;
+    const uint8_t *huff_bytes = NULL;
+    size_t huff_size = 0;
+    uw_status s = host16 ? UW_OK : uw_error_set(UW_ERR_NOMEM, "cuda: out of host memory to validate a weight");
+    /* the host decode checks every rule of FORMAT.md section 7 and the tensor checksum */
+    if (s == UW_OK) s = uw_blob_decode(b->base, b->total, host16, b->n, 0);
+    int want_huff = (resident & UW_RESIDENT_HUFFMAN) != 0;
+    if (s == UW_OK && want_huff) s = make_huffman(c, w, b, host16, &huff_own, &huff_bytes, &huff_size);
+    if (s == UW_OK && (resident & UW_RESIDENT_PALETTE)) s = make_palette(c, w, b, host16, huff_bytes, huff_size);
+    if (s == UW_OK && (resident & UW_RESIDENT_BF16)) {
+        s = upload_bytes(c, host16, b->n * 2, 0, (void **)&w->w16);
+        if (s == UW_OK && c->hopper && w->cols % 32 == 0) {
+            s = uw_cu_tmap_2d(c, &w->tmap_w, w->w16, w->cols, w->rows, w->cols * 2, 64, 64);
+            w->has_tmap_w = s == UW_OK;
+        }
+    }
+    if (s == UW_OK) s = uw_gpu_stream_sync(c->stream) == UW_GPU_SUCCESS ? UW_OK : uw_cu_fail(uw_gpu_get_last_error(), "upload");
+    free(host16);
+    uw_free(huff_own);
+    if (s != UW_OK) {
+        uw_gpu_stream_sync(c->stream);
+        uw_cu_weights_free(w);
+        return s;
+    }
+    if (!want_huff) snprintf(w->note, sizeof w->note, "%ux%u tiles", w->R, w->C);
+    uw_cu_note(c, "upload %llux%llu: %s", (unsigned long long)w->rows, (unsigned long long)w->cols, w->note);
+    *out = w;
+    return UW_OK;
+}
+
+void uw_cu_weights_free(cu_weights *w) {
+    if (!w) return;
+    uw_cu_free(w->huff);
+    uw_cu_free(w->table);
+    uw_cu_free(w->pal);
+    uw_cu_free(w->w16);
+    free(w);
+}
+
+uw_kparams uw_cu_kp_base(const cu_ctx *c, const cu_weights *w) {
+    uw_kparams k;
+    memset(&k, 0, sizeof k);
+    k.rows = (uint32_t)w->rows;
+    k.cols = (uint32_t)w->cols;
+    k.R = w->R;
+    k.C = w->C;
+    k.lanes = w->lanes;
+    k.Q = UW_BAND / w->R;
+    k.tiles_r = (uint32_t)((w->rows + w->R - 1) / w->R);
+    k.tiles_c = (uint32_t)((w->cols + w->C - 1) / w->C);
+    k.w16 = w->w16;
+    k.err = c->err;
+    return k;
+}
+
+void uw_cu_kp_huff(const cu_weights *w, uw_kparams *k) {
+    const uw_blob *b = &w->hb;
+    k->lanes = b->lanes;
+    k->blob = w->huff;
+    k->off_tilebase = b->off_tilebase;
+    k->off_laneoff = b->off_laneoff;
+    k->off_stream = b->off_stream;
+    k->stream_bytes = b->count;
+    k->table = w->table;
+    k->tab_bits = b->maxlen;
+    k->order = b->order;
+    k->rare_mode = b->rare_mode;
+    k->chunk = b->chunk;
+    k->plane = w->huff + b->off_plane;
+    k->nregular = b->nregular;
+    memcpy(k->palette, b->palette, 16);
+}
+
+cu_palette uw_cu_resident_palette(const cu_weights *w) {
+    cu_palette p;
+    memset(&p, 0, sizeof p);
+    if (!w->pal) return p;
+    p.nib = w->pal + w->pb.off_nibbles;
+    p.plane = w->pal + w->pb.off_plane;
+    p.excidx = (const uint64_t *)(w->pal + w->pb.off_excidx);
+    p.exc = (const uint32_t *)(w->pal + w->pb.off_exc);
+    memcpy(p.palette, w->pb.palette, 16);
+    p.nregular = w->pb.nregular;
+    return p;
+}
+
+void uw_cu_kp_palette(const cu_weights *w, const cu_palette *pal, uw_kparams *k) {
+    (void)w;
+    k->nib = pal->nib;
+    k->plane = pal->plane;
+    k->excidx = pal->excidx;
+    k->exc = pal->exc;
+    k->nregular = pal->nregular;
+    memcpy(k->palette, pal->palette, 16);
+}

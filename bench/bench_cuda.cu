@@ -1,0 +1,466 @@
+/* bench_cuda.cu - the CUDA backend's benchmark (ci/device-check.sh runs it on a lent GPU).
+ *
+ * usage: bench_cuda SAMPLE.safetensors [--log FILE] [--reps N] [--batches 1,4,16,64,256] [--small]
+ *
+ * Weights: Llama-3.1-8B MLP shapes, gate/up 14336x4096 and down 4096x14336, synthetic: each
+ * exponent drawn from the exponent histogram of SAMPLE's BF16 tensors (computed here), sign and
+ * mantissa uniformly random; and SAMPLE's own 2-D BF16 tensors (the "real" rows add them up).
+ * --small divides the synthetic shapes by 8 in each dimension (quick checks).
+ *
+ * For each weight and batch size, every pipeline and cuBLAS BF16 (blas-bf16, on the same
+ * resident weights) run in the same process on the same stream through the public
+ * uw_weights_matmul_async: 3 warm-up calls, then N timed calls (CUDA events around each), x
+ * rotating over 4 device buffers; the median is reported. Each pipeline's output is compared bit
+ * for bit with its C2 reference (plain-bf16; decode+gemm with blas-bf16), and plain-bf16 with
+ * cuBLAS by relative L2 error. Decode: the tile-parallel Huffman decode to device memory vs a
+ * device-to-device copy of the same number of output bytes (GB/s of BF16 written, median).
+ * Size: bits per weight of the resident Huffman blob (GPU tiles) and of the default encoding.
+ *
+ * The CPU-only parts (histogram, synthetic weights, encoding, sizes) run without a GPU; then it
+ * prints "no device" and exits 77. A full log goes to --log; a short table ends stdout. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../backends/cuda/cuda_internal.h"
+
+#define NROT 4
+#define NPIPE 7
+static const uw_pipeline pipes[NPIPE] = {UW_PIPELINE_BLAS_BF16,         UW_PIPELINE_PLAIN_BF16,    UW_PIPELINE_FUSED_HUFFMAN,
+                                         UW_PIPELINE_PALETTE_DIRECT,    UW_PIPELINE_EXP_PREDECODE, UW_PIPELINE_PALETTE_TRANSCODE,
+                                         UW_PIPELINE_DECODE_GEMM};
+static const char *short_name[NPIPE] = {"cublas", "plain", "fused", "pal-dir", "exp-pre", "pal-tr", "dec+gemm"};
+
+static FILE *logf_;
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (logf_) {
+        va_start(ap, fmt);
+        vfprintf(logf_, fmt, ap);
+        va_end(ap);
+        fflush(logf_);
+    }
+    fflush(stdout);
+}
+static void logonly(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logonly(const char *fmt, ...) {
+    if (!logf_) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(logf_, fmt, ap);
+    va_end(ap);
+    fflush(logf_);
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static uint64_t rng = 0x243F6A8885A308D3ull;
+static inline uint64_t rnd(void) {
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 0x2545F4914F6CDD1Dull;
+}
+
+typedef struct weight {
+    char name[160];
+    uint64_t rows, cols;
+    uint16_t *w;
+    uint8_t *blob;        /* GPU geometry */
+    size_t blob_bytes, default_bytes;
+    int real;
+} weight;
+
+/* ---------------------------------------------------------------- CPU part ---------------- */
+
+static int sample_histogram(const char *path, uint64_t hist[256], weight **reals, int *nreal) {
+    uw_file *f;
+    if (uw_file_open(path, &f) != UW_OK) {
+        fprintf(stderr, "bench_cuda: cannot open %s: %s\n", path, uw_last_error());
+        return -1;
+    }
+    memset(hist, 0, 256 * sizeof hist[0]);
+    *reals = (weight *)calloc(uw_file_tensor_count(f), sizeof(weight));
+    *nreal = 0;
+    for (size_t i = 0; i < uw_file_tensor_count(f); i++) {
+        uw_tensor_info ti;
+        const void *data;
+        size_t size;
+        if (uw_file_tensor_info(f, i, &ti) != UW_OK || strcmp(ti.dtype, "BF16") || ti.ndim < 2) continue;
+        if (uw_file_tensor_data(f, i, &data, &size) != UW_OK) continue;
+        weight *r = &(*reals)[(*nreal)++];
+        snprintf(r->name, sizeof r->name, "%s", ti.name);
+        uint64_t n = size / 2, cols = ti.shape[ti.ndim - 1];
+        for (int d = ti.ndim - 2; d >= 1 && cols < 64; d--) cols *= ti.shape[d]; /* FORMAT.md 9.2 matrix view */
+        r->cols = cols;
+        r->rows = n / cols;
+        r->w = (uint16_t *)malloc(size);
+        memcpy(r->w, data, size);
+        r->real = 1;
+        for (uint64_t k = 0; k < n; k++) hist[(r->w[k] >> 7) & 0xFF]++;
+    }
+    uw_file_close(f);
+    return 0;
+}
+
+/* exponents from the histogram through a 2^22-entry inverse-CDF table; sign and mantissa random */
+static void synth(weight *s, const uint64_t hist[256]) {
+    const uint32_t TB = 1u << 22;
+    uint8_t *tab = (uint8_t *)malloc(TB);
+    uint64_t total = 0, acc = 0;
+    for (int e = 0; e < 256; e++) total += hist[e];
+    uint32_t k = 0;
+    for (int e = 0; e < 256; e++) {
+        acc += hist[e];
+        uint32_t upto = (uint32_t)((double)acc / (double)total * TB + 0.5);
+        while (k < upto && k < TB) tab[k++] = (uint8_t)e;
+    }
+    for (; k < TB; k++) tab[k] = k ? tab[k - 1] : 0; /* rounding left the last entries */
+    uint64_t n = s->rows * s->cols;
+    s->w = (uint16_t *)malloc(n * 2);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t r = rnd();
+        uint32_t e = tab[r & (TB - 1)];
+        s->w[i] = (uint16_t)(((r >> 32) & 0x8000) | (e << 7) | ((r >> 40) & 0x7F));
+    }
+    free(tab);
+}
+
+static int encode(weight *s, uint32_t R, uint32_t C, uint32_t L) {
+    uw_encode_params p;
+    uw_encode_params_default(&p);
+    uint8_t *b;
+    size_t bs;
+    if (uw_tensor_encode(s->w, s->rows, s->cols, &p, &b, &bs) != UW_OK) return -1;
+    s->default_bytes = bs;
+    uw_free(b);
+    p.tile_rows = R;
+    p.tile_cols = C;
+    p.lanes = L;
+    if (uw_tensor_encode(s->w, s->rows, s->cols, &p, &s->blob, &s->blob_bytes) != UW_OK) return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- GPU part ---------------- */
+
+static int cmpd(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct result {
+    double us[NPIPE];     /* median, -1 = failed/unsupported */
+    int c2_bad[NPIPE];    /* 1: output differs from its C2 reference */
+    double rel_plain;     /* ||plain - cublas|| / ||cublas|| */
+} result;
+
+#define CU(call)                                                                                 \
+    do {                                                                                         \
+        cudaError_t e_ = (call);                                                                 \
+        if (e_ != cudaSuccess) {                                                                 \
+            fprintf(stderr, "bench_cuda: %s: %s\n", #call, cudaGetErrorString(e_));             \
+            exit(1);                                                                             \
+        }                                                                                        \
+    } while (0)
+
+static void run_weight(uw_weights *wt, const weight *s, uint64_t batch, int reps, cudaStream_t st, result *res) {
+    size_t xb = batch * s->cols * 2, yb = batch * s->rows * 4;
+    void *x[NROT], *y;
+    uint16_t *hx = (uint16_t *)malloc(xb);
+    for (int r = 0; r < NROT; r++) {
+        for (uint64_t i = 0; i < batch * s->cols; i++) { /* N(0,1)-ish BF16, never zero */
+            double u = ((double)(rnd() >> 11) + 0.5) / 9007199254740992.0, v = (double)(rnd() >> 11) / 9007199254740992.0;
+            float f = (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
+            uint32_t bits;
+            memcpy(&bits, &f, 4);
+            hx[i] = (uint16_t)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+        }
+        CU(cudaMalloc(&x[r], xb));
+        CU(cudaMemcpy(x[r], hx, xb, cudaMemcpyHostToDevice));
+    }
+    CU(cudaMalloc(&y, yb));
+    float *out[NPIPE];
+    cudaEvent_t e0[64], e1[64];
+    for (int i = 0; i < reps; i++) {
+        CU(cudaEventCreate(&e0[i]));
+        CU(cudaEventCreate(&e1[i]));
+    }
+    for (int p = 0; p < NPIPE; p++) {
+        out[p] = (float *)malloc(yb);
+        res->us[p] = -1;
+        uw_status s0 = UW_OK;
+        for (int i = 0; i < 3 && s0 == UW_OK; i++) s0 = uw_weights_matmul_async(wt, pipes[p], x[i % NROT], y, batch, st);
+        if (s0 != UW_OK) {
+            logonly("  %s batch %llu: %s\n", uw_pipeline_name(pipes[p]), (unsigned long long)batch, uw_last_error());
+            continue;
+        }
+        CU(cudaStreamSynchronize(st));
+        /* the output of x[0], for the C2 comparisons */
+        CU(cudaMemsetAsync(y, 0x7F, yb, st));
+        uw_weights_matmul_async(wt, pipes[p], x[0], y, batch, st);
+        CU(cudaMemcpyAsync(out[p], y, yb, cudaMemcpyDeviceToHost, st));
+        CU(cudaStreamSynchronize(st));
+        for (int i = 0; i < reps; i++) {
+            CU(cudaEventRecord(e0[i], st));
+            uw_weights_matmul_async(wt, pipes[p], x[(i + 1) % NROT], y, batch, st);
+            CU(cudaEventRecord(e1[i], st));
+        }
+        CU(cudaStreamSynchronize(st));
+        CU(cudaGetLastError());
+        double t[64];
+        for (int i = 0; i < reps; i++) {
+            float ms;
+            CU(cudaEventElapsedTime(&ms, e0[i], e1[i]));
+            t[i] = 1000.0 * ms;
+        }
+        qsort(t, (size_t)reps, sizeof t[0], cmpd);
+        res->us[p] = t[reps / 2];
+        logonly("  %-18s batch %4llu: median %9.1f us  min %9.1f  max %9.1f\n", uw_pipeline_name(pipes[p]), (unsigned long long)batch,
+                t[reps / 2], t[0], t[reps - 1]);
+    }
+    /* C2: pipelines vs plain (index 1), decode+gemm vs cublas (index 0) */
+    for (int p = 2; p < NPIPE; p++) {
+        int ref = pipes[p] == UW_PIPELINE_DECODE_GEMM ? 0 : 1;
+        res->c2_bad[p] = res->us[p] >= 0 && res->us[ref] >= 0 && memcmp(out[p], out[ref], yb) != 0;
+        if (res->c2_bad[p]) say("C2 MISMATCH: %s %s batch %llu vs %s\n", s->name, uw_pipeline_name(pipes[p]), (unsigned long long)batch,
+                                uw_pipeline_name(pipes[ref]));
+    }
+    double num = 0, den = 0;
+    for (uint64_t i = 0; i < batch * s->rows; i++) {
+        double d = (double)out[1][i] - (double)out[0][i];
+        num += d * d;
+        den += (double)out[0][i] * (double)out[0][i];
+    }
+    res->rel_plain = res->us[0] >= 0 && res->us[1] >= 0 ? sqrt(num / (den > 0 ? den : 1)) : -1;
+    for (int i = 0; i < reps; i++) cudaEventDestroy(e0[i]), cudaEventDestroy(e1[i]);
+    for (int p = 0; p < NPIPE; p++) free(out[p]);
+    for (int r = 0; r < NROT; r++) cudaFree(x[r]);
+    cudaFree(y);
+    free(hx);
+}
+
+/* decode to device memory vs a device-to-device copy of as many bytes: GB/s of BF16 written */
+static void time_decode(uw_weights *wt, const weight *s, int reps, cudaStream_t st, double *dec_gbs, double *copy_gbs) {
+    cu_ctx *c = (cu_ctx *)wt->dev->ctx;
+    cu_weights *w = (cu_weights *)wt->wh;
+    size_t bytes = s->rows * s->cols * 2;
+    void *out, *src;
+    CU(cudaMalloc(&out, bytes));
+    CU(cudaMalloc(&src, bytes));
+    CU(cudaMemset(src, 1, bytes));
+    cudaEvent_t a, b;
+    CU(cudaEventCreate(&a));
+    CU(cudaEventCreate(&b));
+    double td[64], tc[64];
+    for (int i = -2; i < reps; i++) {
+        float ms;
+        CU(cudaEventRecord(a, st));
+        if (uw_cu_decode_dev(c, w, (uint16_t *)out, st) != UW_OK) {
+            *dec_gbs = -1;
+            break;
+        }
+        CU(cudaEventRecord(b, st));
+        CU(cudaEventSynchronize(b));
+        CU(cudaEventElapsedTime(&ms, a, b));
+        if (i >= 0) td[i] = ms;
+        CU(cudaEventRecord(a, st));
+        CU(cudaMemcpyAsync(out, src, bytes, cudaMemcpyDeviceToDevice, st));
+        CU(cudaEventRecord(b, st));
+        CU(cudaEventSynchronize(b));
+        CU(cudaEventElapsedTime(&ms, a, b));
+        if (i >= 0) tc[i] = ms;
+    }
+    if (*dec_gbs >= 0) {
+        qsort(td, (size_t)reps, sizeof td[0], cmpd);
+        qsort(tc, (size_t)reps, sizeof tc[0], cmpd);
+        *dec_gbs = (double)bytes / (td[reps / 2] * 1e-3) / 1e9;
+        *copy_gbs = (double)bytes / (tc[reps / 2] * 1e-3) / 1e9;
+    }
+    /* and the decode is right */
+    uint16_t *h = (uint16_t *)malloc(bytes);
+    CU(cudaMemcpy(h, out, bytes, cudaMemcpyDeviceToHost));
+    if (memcmp(h, s->w, bytes)) say("C1 MISMATCH: device decode of %s differs\n", s->name);
+    free(h);
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    cudaFree(out);
+    cudaFree(src);
+}
+
+/* ---------------------------------------------------------------- main -------------------- */
+
+int main(int argc, char **argv) {
+    const char *sample = NULL, *logpath = NULL;
+    int reps = 20, small = 0, nb = 0;
+    uint64_t batches[16];
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--log") && i + 1 < argc) logpath = argv[++i];
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--small")) small = 1;
+        else if (!strcmp(argv[i], "--batches") && i + 1 < argc) {
+            for (char *t = strtok(argv[++i], ","); t && nb < 16; t = strtok(NULL, ",")) batches[nb++] = strtoull(t, NULL, 10);
+        } else if (argv[i][0] != '-' && !sample) sample = argv[i];
+        else {
+            fprintf(stderr, "usage: bench_cuda SAMPLE.safetensors [--log FILE] [--reps N] [--batches 1,4,...] [--small]\n");
+            return 2;
+        }
+    }
+    if (!sample) {
+        fprintf(stderr, "usage: bench_cuda SAMPLE.safetensors [--log FILE] [--reps N] [--batches 1,4,...] [--small]\n");
+        return 2;
+    }
+    if (!nb) {
+        static const uint64_t def[] = {1, 4, 16, 64, 256};
+        for (nb = 0; nb < 5; nb++) batches[nb] = def[nb];
+    }
+    if (reps < 3) reps = 3;
+    if (reps > 64) reps = 64;
+    if (logpath) logf_ = fopen(logpath, "w");
+
+    /* the device spec decides the resident geometry: encode with it, so upload does not re-tile */
+    cu_params par;
+    if (uw_cu_parse_spec(NULL, &par) != UW_OK) {
+        fprintf(stderr, "bench_cuda: %s\n", uw_last_error());
+        return 2;
+    }
+    uint64_t hist[256];
+    weight *ws = NULL;
+    int nreal = 0;
+    if (sample_histogram(sample, hist, &ws, &nreal)) return 1;
+    weight *all = (weight *)calloc((size_t)nreal + 2, sizeof(weight));
+    uint64_t d = small ? 8 : 1;
+    snprintf(all[0].name, sizeof all[0].name, "gate/up %llux%llu", (unsigned long long)(14336 / d), (unsigned long long)(4096 / d));
+    all[0].rows = 14336 / d, all[0].cols = 4096 / d;
+    snprintf(all[1].name, sizeof all[1].name, "down %llux%llu", (unsigned long long)(4096 / d), (unsigned long long)(14336 / d));
+    all[1].rows = 4096 / d, all[1].cols = 14336 / d;
+    memcpy(all + 2, ws, (size_t)nreal * sizeof(weight));
+    int nw = nreal + 2;
+    uint64_t htot = 0;
+    for (int e = 0; e < 256; e++) htot += hist[e];
+    double H = 0;
+    for (int e = 0; e < 256; e++)
+        if (hist[e]) H -= (double)hist[e] / (double)htot * log2((double)hist[e] / (double)htot);
+    say("== unweight CUDA benchmark\nsample: %s (%d BF16 matrices, %llu weights, exponent entropy %.3f bits)\n", sample, nreal,
+        (unsigned long long)htot, H);
+    say("geometry: tiles %ux%u, %u lanes (UW_CUDA_DEVICE); reps %d, median; x rotates over %d buffers\n", par.tile_rows, par.tile_cols,
+        par.lanes, reps, NROT);
+    double t0 = now_s();
+    for (int i = 0; i < nw; i++) {
+        if (!all[i].real) synth(&all[i], hist);
+        if (encode(&all[i], par.tile_rows, par.tile_cols, par.lanes)) {
+            fprintf(stderr, "bench_cuda: encoding %s failed: %s\n", all[i].name, uw_last_error());
+            return 1;
+        }
+        uint64_t n = all[i].rows * all[i].cols;
+        logonly("size %-46s %10llu weights: %.4f bits/weight (GPU tiles), %.4f (default tiles)\n", all[i].name, (unsigned long long)n,
+                8.0 * (double)all[i].blob_bytes / (double)n, 8.0 * (double)all[i].default_bytes / (double)n);
+    }
+    say("synthetic weights and encoding: %.1f s\n", now_s() - t0);
+
+    uw_device *dev = NULL;
+    uw_status s = uw_device_open("cuda", NULL, &dev);
+    int have_gpu = s == UW_OK;
+    if (!have_gpu) say("cuda: no device (%s): GPU timings NOT measured\n", uw_last_error());
+    else say("device: %s\n%s\n", uw_device_name(dev), ((cu_ctx *)dev->ctx)->driver);
+
+    /* groups for the short table: the two synthetic shapes, and the sum over the real tensors */
+    enum { G = 3 };
+    const char *gname[G] = {all[0].name, all[1].name, "real sample (sum)"};
+    static result agg[G][16];
+    double dec[G] = {0}, cpy[G] = {0}, bits_gpu[G] = {0}, bits_def[G] = {0}, nweights[G] = {0};
+    int c2_total = 0;
+    for (int g = 0; g < G; g++)
+        for (int b = 0; b < nb; b++)
+            for (int p = 0; p < NPIPE; p++) agg[g][b].us[p] = 0;
+    double dec_t[G] = {0}, cpy_t[G] = {0};
+    cudaStream_t st = NULL;
+    if (have_gpu) CU(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    for (int i = 0; i < nw; i++) {
+        weight *w = &all[i];
+        int g = i < 2 ? i : 2;
+        uint64_t n = w->rows * w->cols;
+        bits_gpu[g] += 8.0 * (double)w->blob_bytes;
+        bits_def[g] += 8.0 * (double)w->default_bytes;
+        nweights[g] += (double)n;
+        if (!have_gpu) continue;
+        uw_weights *wt = NULL;
+        double tu = now_s();
+        s = uw_weights_upload(dev, w->blob, w->blob_bytes, UW_RESIDENT_HUFFMAN | UW_RESIDENT_PALETTE | UW_RESIDENT_BF16, &wt);
+        if (s != UW_OK) {
+            say("%s: upload failed: %s\n", w->name, uw_last_error());
+            continue;
+        }
+        logonly("%s: %llux%llu, upload %.2f s (%s)\n", w->name, (unsigned long long)w->rows, (unsigned long long)w->cols, now_s() - tu,
+                ((cu_weights *)wt->wh)->note);
+        double dg = 0, cg = 0;
+        time_decode(wt, w, reps, st, &dg, &cg);
+        logonly("  decode %.1f GB/s, device copy %.1f GB/s (BF16 bytes written)\n", dg, cg);
+        if (dg > 0) {
+            dec_t[g] += (double)n * 2 / dg;
+            cpy_t[g] += (double)n * 2 / cg;
+        }
+        for (int b = 0; b < nb; b++) {
+            result r;
+            memset(&r, 0, sizeof r);
+            uw_plan pl;
+            uw_cu_plan((cu_ctx *)dev->ctx, (cu_weights *)wt->wh, batches[b], (const void *)(uintptr_t)256, &pl);
+            logonly(" batch %llu: %s kernel, batch tile %u, %u-way k split; plain vs cuBLAS rel. L2 error follows\n",
+                    (unsigned long long)batches[b], pl.family == UW_FAM_HOPPER ? "hopper" : "generic", pl.bn, pl.nsplit);
+            run_weight(wt, w, batches[b], reps, st, &r);
+            logonly("  plain vs cublas: rel. L2 %.2e\n", r.rel_plain);
+            for (int p = 0; p < NPIPE; p++) {
+                if (r.us[p] < 0 || agg[g][b].us[p] < 0) agg[g][b].us[p] = -1;
+                else agg[g][b].us[p] += r.us[p];
+                agg[g][b].c2_bad[p] |= r.c2_bad[p];
+                c2_total += r.c2_bad[p];
+            }
+        }
+        uw_weights_free(wt);
+    }
+    for (int g = 0; g < G; g++) {
+        if (dec_t[g] > 0) {
+            dec[g] = nweights[g] * 2 / dec_t[g];
+            cpy[g] = nweights[g] * 2 / cpy_t[g];
+        }
+    }
+
+    /* ---- the short table, last */
+    say("\n== summary (%s)\n", have_gpu ? uw_device_name(dev) : "no GPU: sizes only");
+    say("bits/weight (resident Huffman blob, GPU tiles; default tiles in brackets):\n");
+    for (int g = 0; g < G; g++)
+        say("  %-22s %7.4f  (%7.4f)\n", gname[g], bits_gpu[g] / nweights[g], bits_def[g] / nweights[g]);
+    if (have_gpu) {
+        say("decode to BF16 in device memory, GB/s written (device-to-device copy of the same bytes):\n");
+        for (int g = 0; g < G; g++) say("  %-22s %8.1f  (copy %8.1f, %3.0f%%)\n", gname[g], dec[g], cpy[g], cpy[g] > 0 ? 100 * dec[g] / cpy[g] : 0);
+        say("matmul time, us (median of %d; batch x weights, same run, same stream); x = vs cublas\n", reps);
+        say("%-22s %5s", "weights", "batch");
+        for (int p = 0; p < NPIPE; p++) say(" %9s", short_name[p]);
+        say(" %8s\n", "fused x");
+        for (int g = 0; g < G; g++)
+            for (int b = 0; b < nb; b++) {
+                result *r = &agg[g][b];
+                say("%-22s %5llu", gname[g], (unsigned long long)batches[b]);
+                for (int p = 0; p < NPIPE; p++) {
+                    if (r->us[p] < 0) say(" %9s", "-");
+                    else say(" %8.1f%s", r->us[p], r->c2_bad[p] ? "!" : " ");
+                }
+                say(" %8.2f\n", r->us[0] > 0 && r->us[2] > 0 ? r->us[0] / r->us[2] : 0.0);
+            }
+        say("C2 (every pipeline bit-identical to its reference, '!' marks a mismatch): %s\n", c2_total ? "FAILED" : "ok");
+        uw_device_close(dev);
+    }
+    if (logf_) fclose(logf_);
+    if (!have_gpu) return 77;
+    return c2_total ? 1 : 0;
+}
