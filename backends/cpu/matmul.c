@@ -14,6 +14,17 @@ static inline float bf16_to_f32(uint16_t v) {
 
 #define PANEL 8 /* output rows computed together: one SIMD lane each */
 
+/* Which NaN survives an add of two NaNs is left open by IEEE 754 and, on x86, follows the
+ * operand order the compiler happened to pick for that lane and call site; so a NaN output is
+ * written as the one canonical quiet NaN, and every pipeline stays bit-identical (contract C2). */
+#define UW_CANONICAL_NAN (uw_nan_f32())
+static inline float uw_nan_f32(void) {
+    uint32_t u = 0x7FC00000u;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 /* rows [o0, o0+nr) of W given as w (row stride in); y row stride out. Each output keeps its own
  * accumulator and adds x[k]*w[k] for k = 0, 1, ... in order, exactly as a scalar loop would: the
  * PANEL rows only share the loop, so results do not depend on PANEL, the band, or the pipeline
@@ -37,7 +48,7 @@ static uw_status kernel(const uint16_t *x, const uint16_t *w, float *y, uint64_t
                 const float xv = xb[k], *wk = wp + k * PANEL;
                 for (int j = 0; j < PANEL; j++) acc[j] += xv * wk[j];
             }
-            for (uint64_t j = 0; j < np; j++) y[bi * out + o0 + o + j] = acc[j];
+            for (uint64_t j = 0; j < np; j++) y[bi * out + o0 + o + j] = acc[j] == acc[j] ? acc[j] : UW_CANONICAL_NAN;
         }
     }
     free(wp);

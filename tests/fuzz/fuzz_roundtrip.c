@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             for (uint64_t k = 0; k < cols * 2; k++) xb[k] = (uint16_t)(0x3C00 + (k * 37) % 0x800);
             FZ_REQUIRE(uw_matmul_blob(blob, bs, xb, y1, 2, 1) == UW_OK, "compressed matmul runs");
             FZ_REQUIRE(uw_matmul_bf16(xb, w, y2, 2, rows, cols, 1) == UW_OK, "plain matmul runs");
-            FZ_REQUIRE(!memcmp(y1, y2, rows * 2 * 4), "compressed matmul bit-identical to plain (C2)");
+            FZ_REQUIRE(fz_same_f32(y1, y2, rows * 2), "compressed matmul bit-identical to plain (C2)");
         }
         free(xb);
         free(y1);
