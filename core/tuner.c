@@ -226,10 +226,8 @@ static entry *find(uw_tuner *t, const uw_device *d, uint64_t rows, uint64_t cols
 /* an entry is trusted only if its pipeline's resident form is there and every parameter and
  * value is one the backend offers now */
 static int entry_usable(const entry *e, const uw_weights *w) {
-    unsigned need = e->pipeline == UW_PIPELINE_PALETTE_DIRECT ? UW_RESIDENT_PALETTE
-                  : e->pipeline == UW_PIPELINE_PLAIN_BF16      ? UW_RESIDENT_BF16
-                                                               : UW_RESIDENT_HUFFMAN;
-    if (!(w->resident & need)) return 0;
+    unsigned need;
+    if (uw_pipeline_needs(e->pipeline, w->rows, w->cols, &need, NULL) != UW_OK || !(w->resident & need)) return 0;
     int np = 0;
     const uw_param_desc *pd = w->dev->be->params ? w->dev->be->params(w->dev->ctx, &np) : NULL;
     for (int k = 0; k < e->nparams; k++) {
@@ -336,6 +334,8 @@ uw_status uw_tune(uw_tuner *t, uw_weights *w, uint64_t batch, int force) {
     uw_status s = UW_OK;
     for (size_t k = 0; k < sizeof candidates / sizeof candidates[0] && s == UW_OK; k++) {
         uw_pipeline p = candidates[k];
+        unsigned need;
+        if (uw_pipeline_needs(p, w->rows, w->cols, &need, NULL) != UW_OK || !(w->resident & need)) continue;
         int cur[MAX_PARAMS];
         for (int i = 0; i < np; i++) cur[i] = pd[i].values[0];
         double tcur;

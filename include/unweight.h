@@ -204,6 +204,12 @@ typedef enum uw_pipeline {
 
 const char *uw_pipeline_name(uw_pipeline p);
 
+/* What pipeline p needs for a rows x cols weight: the resident form (a UW_RESIDENT_* flag) and
+ * the scratch bytes one call allocates on the device. Every pipeline takes any batch size >= 1;
+ * a backend that does not implement one returns UW_ERR_UNSUPPORTED from uw_weights_matmul.
+ * UW_ERR_INVALID_ARG for UW_PIPELINE_AUTO or an unknown value. */
+uw_status uw_pipeline_needs(uw_pipeline p, uint64_t rows, uint64_t cols, unsigned *resident, uint64_t *scratch_bytes);
+
 /* Open `backend` ("cpu", "opencl", ...). `device` selects a device in a backend-specific way
  * (NULL = default; the OpenCL backend reads "P:D" platform/device indices or a name substring,
  * or the UW_OPENCL_DEVICE environment variable). UW_ERR_NOT_FOUND if not built,

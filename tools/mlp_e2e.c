@@ -1,4 +1,5 @@
-/* mlp_e2e.c - `unweight-mlp`: runs a real model's MLP blocks, down(silu(gate(x)) * up(x)), once
+/* mlp_e2e.c - `unweight-mlp`: runs a real model's MLP blocks, down(act(gate(x)) * up(x)) with act
+ * silu (Llama, Qwen) or gelu_tanh (Gemma), once
  * from the original BF16 file and once from the compressed file, on every available backend with
  * the tuner's choices, and compares the outputs bit for bit (contract C2 for a whole block).
  * Prints the weight bytes read per token and the time per block for both. */
@@ -103,7 +104,9 @@ static void free_layer(mats *m) {
     }
 }
 
-/* one block: g = x Wg^T, u = x Wu^T, h = bf16(silu(g) * u), y = h Wd^T */
+static int g_gelu; /* --act gelu_tanh (Gemma) instead of silu (Llama, Qwen) */
+
+/* one block: g = x Wg^T, u = x Wu^T, h = bf16(act(g) * u), y = h Wd^T */
 static uw_status block(uw_weights *const *w, const uw_pipeline *p, const mats *m, const uint16_t *x, uint64_t B, float *g,
                        float *u, uint16_t *h, float *y) {
     uw_status s = uw_weights_matmul(w[0], p[0], x, g, B);
@@ -111,7 +114,8 @@ static uw_status block(uw_weights *const *w, const uw_pipeline *p, const mats *m
     if (s != UW_OK) return s;
     for (uint64_t i = 0; i < B * m->rows[0]; i++) {
         float a = g[i];
-        h[i] = f32_to_bf16(a / (1.0f + expf(-a)) * u[i]);
+        float act = g_gelu ? 0.5f * a * (1.0f + tanhf(0.7978845608f * (a + 0.044715f * a * a * a))) : a / (1.0f + expf(-a));
+        h[i] = f32_to_bf16(act * u[i]);
     }
     return uw_weights_matmul(w[2], p[2], h, y, B);
 }
@@ -125,6 +129,11 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--backend") && i + 1 < argc && nb < 8) backends[nb++] = argv[++i];
         else if (!strcmp(argv[i], "--layers") && i + 1 < argc) max_layers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cache") && i + 1 < argc) cache = argv[++i];
+        else if (!strcmp(argv[i], "--act") && i + 1 < argc) {
+            const char *a = argv[++i];
+            if (!strcmp(a, "gelu_tanh")) g_gelu = 1;
+            else if (strcmp(a, "silu")) { fprintf(stderr, "unweight-mlp: --act must be silu or gelu_tanh\n"); return 1; }
+        }
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
             nbatch = 0;
             for (char *t = strtok(argv[++i], ","); t && nbatch < 8; t = strtok(NULL, ",")) batches[nbatch++] = strtoull(t, NULL, 10);
@@ -132,7 +141,7 @@ int main(int argc, char **argv) {
         else if (!comp && argv[i][0] != '-') comp = argv[i];
         else {
             fprintf(stderr, "usage: unweight-mlp ORIGINAL.safetensors COMPRESSED.safetensors [--backend NAME]... [--layers N]\n"
-                            "                    [--batch 1,8,64] [--cache TUNING.tsv]\n");
+                            "                    [--batch 1,8,64] [--cache TUNING.tsv] [--act silu|gelu_tanh]\n");
             return 1;
         }
     }

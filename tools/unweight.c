@@ -1195,7 +1195,8 @@ static int bench_backend(const char *path, const uw_file *f, const char *bname, 
 /* ---- device section: decode on the device and y = x W^T per pipeline (uw_weights_*) ---- */
 
 static const uw_pipeline dev_pipes[] = {UW_PIPELINE_PLAIN_BF16,        UW_PIPELINE_DECODE_GEMM,    UW_PIPELINE_EXP_PREDECODE,
-                                        UW_PIPELINE_PALETTE_TRANSCODE, UW_PIPELINE_PALETTE_DIRECT, UW_PIPELINE_FUSED_HUFFMAN};
+                                        UW_PIPELINE_PALETTE_TRANSCODE, UW_PIPELINE_PALETTE_DIRECT, UW_PIPELINE_FUSED_HUFFMAN,
+                                        UW_PIPELINE_AUTO /* the tuner's pick, from the tuning cache */};
 #define DEV_NPIPES (sizeof dev_pipes / sizeof dev_pipes[0])
 
 typedef struct dev_tot {
@@ -1317,6 +1318,8 @@ out:
 
 /* The device section of one backend: per-tensor decode GB/s, then the matmul time of every
  * pipeline per batch size, summed over the tensors. */
+static int tuning_cache_path(const opts *o, char *buf, size_t n);
+
 static int bench_device(const char *path, const uw_file *f, const char *bname, const opts *o, int first) {
     static const uint64_t def_batches[] = {1, 16, 64, 256};
     const uint64_t *batches = o->nbatch ? o->batch : def_batches;
@@ -1324,6 +1327,13 @@ static int bench_device(const char *path, const uw_file *f, const char *bname, c
     uw_device *d;
     uw_status s = uw_device_open(bname, NULL, &d);
     if (s != UW_OK) return report(s, NULL, NULL);
+    /* the "auto" row runs what the tuning cache recorded (or the documented default) */
+    char cpath[4096];
+    uw_tuner *tuner = NULL;
+    if (tuning_cache_path(o, cpath, sizeof cpath) == 0 && uw_tuner_open(cpath, &tuner) == UW_OK) {
+        if (*uw_tuner_warning(tuner)) fprintf(stderr, "unweight: warning: %s\n", uw_tuner_warning(tuner));
+        uw_device_set_tuner(d, tuner);
+    }
     dev_tot tot;
     memset(&tot, 0, sizeof tot);
     if (o->json) {
@@ -1365,6 +1375,7 @@ static int bench_device(const char *path, const uw_file *f, const char *bname, c
         nt++;
     }
     uw_device_close(d);
+    uw_tuner_close(tuner);
     if (rc != EX_OK) return rc;
     if (o->json) {
         printf("\n],\"decode_gbps\":");
@@ -1399,7 +1410,7 @@ static int bench_device(const char *path, const uw_file *f, const char *bname, c
 
 static int cmd_bench(int argc, char **argv) {
     opts o;
-    int rc = parse_opts(argc, argv, 2, "bench", O_BACKEND | O_JSON | O_THREADS | O_REPEAT | O_BATCH, &o);
+    int rc = parse_opts(argc, argv, 2, "bench", O_CACHE | O_BACKEND | O_JSON | O_THREADS | O_REPEAT | O_BATCH, &o);
     if (rc >= 0) return rc;
     if ((rc = need_pos(&o, 1, "bench", "FILE")) >= 0) return rc;
     const char *path = o.pos[0];
