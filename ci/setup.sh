@@ -6,6 +6,9 @@ pkgs=(cmake gcc make pkg-config libjansson-dev libxxhash-dev python3)
 pkgs+=(valgrind)
 # the OpenCL backend (-DUW_OPENCL=ON): headers, the ICD loader, and PoCL as a CPU device for CI
 pkgs+=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd)
+# the HIP backend (-DUW_HIP=ON, cmake/uw_hip.cmake): Debian's ROCm 5.2 compiler driver (pulls in
+# clang-15, lld-15, rocm-device-libs) and the HIP runtime and headers; compile only, no AMD GPU
+pkgs+=(hipcc libamdhip64-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1604,6 +1604,10 @@ static int cmd_backends(int argc, char **argv) {
     int rc = parse_opts(argc, argv, 2, "backends", 0, &o);
     if (rc >= 0) return rc;
     if ((rc = need_pos(&o, 0, "backends", "no arguments")) >= 0) return rc;
+    /* what this binary was built with, then what each of those finds on this machine now */
+    printf("built:");
+    for (size_t i = 0; i < uw_backend_count(); i++) printf(" %s", uw_backend_name(i));
+    printf("\nfound:\n");
     for (size_t i = 0; i < uw_backend_count(); i++) {
         const char *n = uw_backend_name(i);
         uw_status s = uw_backend_probe(n);

@@ -1,4 +1,5 @@
-/* cuda_backend.cu - the CUDA backend's uw_backend table (core/backend.h). Host-pointer entry
+/* cuda_backend.cu - the CUDA (and, compiled as HIP, the HIP) backend's uw_backend table
+ * (core/backend.h): named UW_GPU_VENDOR, C symbol UW_GPU_BACKEND (uw_gpu.h). Host-pointer entry
  * points run on the context's own stream and block (the public API's contract); matmul_dev
  * enqueues on the caller's stream and synchronises nothing. One operation per context at a time
  * (the cuBLAS handle and the error word are per context): the lock covers host-side work only. */
@@ -6,6 +7,11 @@
 #include <stdlib.h>
 
 #include "cuda_internal.h"
+
+/* host code only: the table is host data, which clang's HIP device pass would otherwise emit,
+ * host function pointers and all (UW_GPU_HOST_PASS, uw_gpu.h) */
+#if UW_GPU_HOST_PASS
+UW_GPU_NS_BEGIN
 
 static uw_status be_probe(void) { return uw_cu_probe(); }
 
@@ -28,7 +34,7 @@ static uw_status be_upload(void *ctx, const uw_blob *b, unsigned resident, void 
 static void be_release(void *ctx, void *wh) {
     cu_ctx *c = (cu_ctx *)ctx;
     pthread_mutex_lock(&c->lock);
-    uw_gpu_stream_sync(c->stream); /* nothing of ours may still read it */
+    (void)uw_gpu_stream_sync(c->stream); /* nothing of ours may still read it */
     uw_cu_weights_free((cu_weights *)wh);
     pthread_mutex_unlock(&c->lock);
 }
@@ -61,8 +67,11 @@ static uw_status be_matmul_dev(void *ctx, void *wh, uw_pipeline p, const void *x
  * fp32 accumulation order, i.e. the output bits of every pipeline, and a tuner leaves the last
  * value it tried set; they stay device-spec options (splitk=, kernel=), fixed per context. */
 
-extern "C" const uw_backend uw_backend_cuda = {
-    /* name */ "cuda",
+UW_GPU_NS_END
+
+using namespace UW_GPU_NS;
+extern "C" const uw_backend UW_GPU_BACKEND = {
+    /* name */ UW_GPU_VENDOR,
     /* probe */ be_probe,
     /* open */ be_open,
     /* close */ be_close,
@@ -76,3 +85,4 @@ extern "C" const uw_backend uw_backend_cuda = {
     /* driver */ be_driver,
     /* matmul_dev */ be_matmul_dev,
 };
+#endif

@@ -14,6 +14,8 @@
 
 #include "cuda_internal.h"
 
+UW_GPU_NS_BEGIN
+
 struct cu_blas {
     void *lib;
     uw_blas_handle h;
@@ -84,3 +86,5 @@ uw_status uw_cu_blas_gemm(cu_ctx *c, const uint16_t *wdev, uint64_t rows, uint64
     UW_RETURN_ERROR_IF(r != UW_BLAS_OK, UW_ERR_BACKEND, "cuda: %s GEMM failed (%d)", UW_BLAS_NAME, (int)r);
     return UW_OK;
 }
+
+UW_GPU_NS_END

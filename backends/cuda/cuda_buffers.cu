@@ -3,19 +3,21 @@
  * when a stream breaks docs/FORMAT.md section 7. */
 #include "cuda_internal.h"
 
+UW_GPU_NS_BEGIN
+
 uw_status uw_cu_alloc(void **p, size_t bytes, const char *what) {
     *p = NULL;
     uw_gpu_error e = uw_gpu_malloc(p, bytes ? bytes : 16);
     if (e != UW_GPU_SUCCESS) {
         *p = NULL;
-        uw_gpu_get_last_error();
+        (void)uw_gpu_get_last_error();
         return uw_cu_fail(e, what);
     }
     return UW_OK;
 }
 
 void uw_cu_free(void *p) {
-    if (p) uw_gpu_free(p);
+    if (p) (void)uw_gpu_free(p);
 }
 
 uw_status uw_cu_scratch(cu_ctx *c, uw_gpu_stream s, size_t bytes, void **p) {
@@ -23,14 +25,14 @@ uw_status uw_cu_scratch(cu_ctx *c, uw_gpu_stream s, size_t bytes, void **p) {
     uw_gpu_error e = uw_gpu_malloc_async(p, bytes ? bytes : 16, c->pool, s);
     if (e != UW_GPU_SUCCESS) {
         *p = NULL;
-        uw_gpu_get_last_error();
+        (void)uw_gpu_get_last_error();
         return uw_cu_fail(e, "scratch allocation");
     }
     return UW_OK;
 }
 
 void uw_cu_scratch_free(uw_gpu_stream s, void *p) {
-    if (p) uw_gpu_free_async(p, s);
+    if (p) (void)uw_gpu_free_async(p, s);
 }
 
 uw_status uw_cu_err_reset(cu_ctx *c, uw_gpu_stream s) {
@@ -45,8 +47,8 @@ uw_status uw_cu_err_check(cu_ctx *c, uw_gpu_stream s, const char *what) {
     if (!bits) return UW_OK;
     CU_TRY(uw_gpu_memset_async(c->err, 0, sizeof(uint32_t), s), "clearing the error word");
     if (bits & UW_KERR_ARCH)
-        return uw_error_set(UW_ERR_BACKEND, "cuda: %s: a kernel ran on an architecture it was not built for", what);
-    return uw_error_set(UW_ERR_CORRUPT, "cuda: %s: the device decoder rejected the stream (%s%s%s%s%s)", what,
+        return uw_error_set(UW_ERR_BACKEND, UW_GPU_VENDOR ": %s: a kernel ran on an architecture it was not built for", what);
+    return uw_error_set(UW_ERR_CORRUPT, UW_GPU_VENDOR ": %s: the device decoder rejected the stream (%s%s%s%s%s)", what,
                         bits & UW_KERR_LANE_END ? "lane end " : "", bits & UW_KERR_PADDING ? "tile padding " : "",
                         bits & UW_KERR_PAD_SYM ? "padding symbol " : "", bits & UW_KERR_NIBBLE ? "palette index " : "",
                         bits & UW_KERR_EXCEPTION ? "exception list" : "");
@@ -57,3 +59,5 @@ uw_status uw_cu_launch_check(const char *what) {
     if (e != UW_GPU_SUCCESS) return uw_cu_fail(e, what);
     return UW_OK;
 }
+
+UW_GPU_NS_END

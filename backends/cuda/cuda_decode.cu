@@ -5,6 +5,8 @@
  * tile's exceptions. */
 #include "cuda_internal.h"
 
+UW_GPU_NS_BEGIN
+
 #define UW_DEC_THREADS 64
 
 static __device__ __forceinline__ void load_table(const uw_kparams &p, uint32_t *tab, uint32_t tid, uint32_t nthreads) {
@@ -113,17 +115,17 @@ static unsigned persistent_grid(const cu_ctx *c, uint64_t work, unsigned per_sm)
 }
 
 uw_status uw_cu_decode_huff(cu_ctx *c, const cu_weights *w, uint16_t *out, uint8_t *exps, uw_gpu_stream s) {
-    UW_RETURN_ERROR_IF(!w->huff, UW_ERR_UNSUPPORTED, "cuda: the Huffman form is not resident");
+    UW_RETURN_ERROR_IF(!w->huff, UW_ERR_UNSUPPORTED, UW_GPU_VENDOR ": the Huffman form is not resident");
     uw_kparams k = uw_cu_kp_base(c, w);
     uw_cu_kp_huff(w, &k);
     size_t smem = (4u << k.tab_bits) + (size_t)k.R * (k.C + 4);
     uint32_t aligned = k.cols % 8 == 0;
     unsigned grid = persistent_grid(c, (uint64_t)k.tiles_r * k.tiles_c, 16);
     if (exps) {
-        CU_TRY(uw_gpu_func_set_max_smem(uw_k_decode_huff<true>, smem), "cudaFuncSetAttribute");
+        CU_TRY(uw_gpu_func_set_max_smem(uw_k_decode_huff<true>, smem), "setting the shared-memory size");
         uw_k_decode_huff<true><<<grid, UW_DEC_THREADS, smem, s>>>(k, NULL, exps, aligned);
     } else {
-        CU_TRY(uw_gpu_func_set_max_smem(uw_k_decode_huff<false>, smem), "cudaFuncSetAttribute");
+        CU_TRY(uw_gpu_func_set_max_smem(uw_k_decode_huff<false>, smem), "setting the shared-memory size");
         uw_k_decode_huff<false><<<grid, UW_DEC_THREADS, smem, s>>>(k, out, NULL, aligned);
     }
     return uw_cu_launch_check("decode kernel");
@@ -160,6 +162,8 @@ uw_status uw_cu_decode_host(cu_ctx *c, const cu_weights *w, uint16_t *host) {
     uw_status chk = uw_cu_err_check(c, s, "decode");
     if (st == UW_OK) st = chk;
     if (st == UW_OK && uw_hash64(host, w->n * 2) != w->tensor_hash)
-        st = uw_error_set(UW_ERR_CHECKSUM, "cuda: the decoded tensor's checksum differs (device decode is wrong)");
+        st = uw_error_set(UW_ERR_CHECKSUM, UW_GPU_VENDOR ": the decoded tensor's checksum differs (device decode is wrong)");
     return st;
 }
+
+UW_GPU_NS_END

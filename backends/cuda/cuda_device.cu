@@ -9,16 +9,18 @@
 
 #include "cuda_internal.h"
 
+UW_GPU_NS_BEGIN
+
 uw_status uw_cu_fail(uw_gpu_error e, const char *what) {
-    if (e == UW_GPU_ERROR_OOM) return uw_error_set(UW_ERR_NOMEM, "cuda: %s: out of device memory", what);
-    return uw_error_set(UW_ERR_BACKEND, "cuda: %s: %s (%s)", what, uw_gpu_error_name(e), uw_gpu_error_string(e));
+    if (e == UW_GPU_ERROR_OOM) return uw_error_set(UW_ERR_NOMEM, UW_GPU_VENDOR ": %s: out of device memory", what);
+    return uw_error_set(UW_ERR_BACKEND, UW_GPU_VENDOR ": %s: %s (%s)", what, uw_gpu_error_name(e), uw_gpu_error_string(e));
 }
 
 void uw_cu_note(const cu_ctx *c, const char *fmt, ...) {
     if (!c || !c->debug) return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "unweight cuda: ");
+    fprintf(stderr, "unweight " UW_GPU_VENDOR ": ");
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -29,7 +31,7 @@ static int device_count(uw_gpu_error *why) {
     int n = 0; /* left untouched by the runtime on failure */
     *why = uw_gpu_get_device_count(&n);
     if (*why != UW_GPU_SUCCESS) {
-        uw_gpu_get_last_error(); /* clear the sticky-free error state */
+        (void)uw_gpu_get_last_error(); /* clear the sticky-free error state */
         return 0;
     }
     return n;
@@ -38,8 +40,8 @@ static int device_count(uw_gpu_error *why) {
 uw_status uw_cu_probe(void) {
     uw_gpu_error why;
     if (device_count(&why) > 0) return UW_OK;
-    return uw_error_set(UW_ERR_NO_DEVICE, "cuda: no usable GPU (%s)",
-                        why == UW_GPU_SUCCESS ? "no CUDA device present" : uw_gpu_error_string(why));
+    return uw_error_set(UW_ERR_NO_DEVICE, UW_GPU_VENDOR ": no usable GPU (%s)",
+                        why == UW_GPU_SUCCESS ? "no " UW_GPU_VENDOR " device present" : uw_gpu_error_string(why));
 }
 
 static int is_pow2_in(uint32_t v, uint32_t lo, uint32_t hi) { return v >= lo && v <= hi && !(v & (v - 1)); }
@@ -47,10 +49,10 @@ static int is_pow2_in(uint32_t v, uint32_t lo, uint32_t hi) { return v >= lo && 
 /* "[N][,tile=RxC][,lanes=L][,kernel=auto|generic|hopper][,splitk=S]" (any order). */
 uw_status uw_cu_parse_spec(const char *spec, cu_params *p) {
     memset(p, 0, sizeof *p);
-    p->tile_rows = 64;
-    p->tile_cols = 256;
-    p->lanes = 64;
-    if (!spec || !*spec) spec = getenv("UW_CUDA_DEVICE");
+    p->tile_rows = UW_GPU_DEFAULT_TILE_ROWS;
+    p->tile_cols = UW_GPU_DEFAULT_TILE_COLS;
+    p->lanes = UW_GPU_DEFAULT_LANES;
+    if (!spec || !*spec) spec = getenv(UW_GPU_ENV_DEVICE);
     if (!spec) return UW_OK;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", spec);
@@ -69,37 +71,37 @@ uw_status uw_cu_parse_spec(const char *spec, cu_params *p) {
             if (!strcmp(word, "auto")) p->kernel = 0;
             else if (!strcmp(word, "generic")) p->kernel = UW_FAM_GENERIC;
             else if (!strcmp(word, "hopper")) p->kernel = UW_FAM_HOPPER;
-            else return uw_error_set(UW_ERR_INVALID_ARG, "cuda device spec: kernel=%s (auto, generic or hopper)", word);
+            else return uw_error_set(UW_ERR_INVALID_ARG, UW_GPU_VENDOR " device spec: kernel=%s (auto, generic or hopper)", word);
         } else if (sscanf(tok, "%d", &v) == 1 && v >= 0 && strspn(tok, "0123456789") == strlen(tok)) {
             p->device = v;
         } else {
             return uw_error_set(UW_ERR_INVALID_ARG,
-                                "cuda device spec '%s': unknown item '%s' (N, tile=RxC, lanes=L, kernel=, splitk=)", spec, tok);
+                                UW_GPU_VENDOR " device spec '%s': unknown item '%s' (N, tile=RxC, lanes=L, kernel=, splitk=)", spec, tok);
         }
     }
     if (!is_pow2_in(p->tile_rows, 16, 64) || !is_pow2_in(p->tile_cols, 64, 256))
-        return uw_error_set(UW_ERR_INVALID_ARG, "cuda device spec: tile=%ux%u (rows 16, 32 or 64; columns 64, 128 or 256)",
+        return uw_error_set(UW_ERR_INVALID_ARG, UW_GPU_VENDOR " device spec: tile=%ux%u (rows 16, 32 or 64; columns 64, 128 or 256)",
                             p->tile_rows, p->tile_cols);
     if (p->lanes < 1 || p->lanes > p->tile_rows)
-        return uw_error_set(UW_ERR_INVALID_ARG, "cuda device spec: lanes=%u (1..tile rows %u)", p->lanes, p->tile_rows);
+        return uw_error_set(UW_ERR_INVALID_ARG, UW_GPU_VENDOR " device spec: lanes=%u (1..tile rows %u)", p->lanes, p->tile_rows);
     return UW_OK;
 }
 
 uw_status uw_cu_tmap_2d(const cu_ctx *c, uw_gpu_tmap *m, const void *base, uint64_t dim0, uint64_t dim1, uint64_t stride1_bytes,
                         uint32_t box0, uint32_t box1) {
-    UW_RETURN_ERROR_IF(!c->tmap_encode, UW_ERR_UNSUPPORTED, "cuda: no tensor-map encoder (driver too old)");
+    UW_RETURN_ERROR_IF(!c->tmap_encode, UW_ERR_UNSUPPORTED, UW_GPU_VENDOR ": no tensor-map encoder (driver too old)");
     UW_RETURN_ERROR_IF(!uw_gpu_tmap_bf16_2d(c->tmap_encode, m, base, dim0, dim1, stride1_bytes, box0, box1), UW_ERR_BACKEND,
-                       "cuda: %s failed for a %llux%llu map", UW_GPU_TMAP_ENCODER, (unsigned long long)dim0, (unsigned long long)dim1);
+                       UW_GPU_VENDOR ": %s failed for a %llux%llu map", UW_GPU_TMAP_ENCODER, (unsigned long long)dim0, (unsigned long long)dim1);
     return UW_OK;
 }
 
 void uw_cu_close(cu_ctx *c) {
     if (!c) return;
-    if (c->stream) uw_gpu_stream_sync(c->stream);
+    if (c->stream) (void)uw_gpu_stream_sync(c->stream);
     uw_cu_blas_close(c);
     uw_cu_free(c->err);
-    if (c->pool) uw_gpu_mempool_destroy(c->pool);
-    if (c->stream) uw_gpu_stream_destroy(c->stream);
+    if (c->pool) (void)uw_gpu_mempool_destroy(c->pool);
+    if (c->stream) (void)uw_gpu_stream_destroy(c->stream);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -111,13 +113,13 @@ uw_status uw_cu_open(const char *spec, cu_ctx **out) {
     uw_gpu_error why;
     int n = device_count(&why);
     if (n == 0) return uw_cu_probe();
-    UW_RETURN_ERROR_IF(par.device >= n, UW_ERR_NO_DEVICE, "cuda: device %d asked for, %d present", par.device, n);
+    UW_RETURN_ERROR_IF(par.device >= n, UW_ERR_NO_DEVICE, UW_GPU_VENDOR ": device %d asked for, %d present", par.device, n);
     cu_ctx *c = (cu_ctx *)calloc(1, sizeof *c);
     UW_RETURN_ERROR_IF(!c, UW_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
     c->par = par;
     c->device = par.device;
-    const char *dbg = getenv("UW_CUDA_DEBUG");
+    const char *dbg = getenv(UW_GPU_ENV_DEBUG);
     c->debug = dbg && *dbg && strcmp(dbg, "0");
     uw_status s = UW_OK;
 #define OPEN_TRY(call, what)                                                                   \
@@ -136,25 +138,26 @@ uw_status uw_cu_open(const char *spec, cu_ctx **out) {
         uw_cu_close(c);
         return s;
     }
-    c->smem_optin = c->props.sharedMemPerBlockOptin;
+    c->smem_optin = uw_gpu_smem_optin(&c->props);
     c->tmap_encode = uw_gpu_driver_entry(UW_GPU_TMAP_ENCODER);
     c->hopper = uw_cu_hopper_usable(c);
     if (par.kernel == UW_FAM_HOPPER && !c->hopper) {
-        s = uw_error_set(UW_ERR_UNSUPPORTED, "cuda: kernel=hopper asked for, but %s (compute %d.%d) cannot run the sm_90a kernels%s",
+        s = uw_error_set(UW_ERR_UNSUPPORTED, UW_GPU_VENDOR ": kernel=hopper asked for, but %s (compute %d.%d) cannot run the sm_90a kernels%s",
                          c->props.name, c->props.major, c->props.minor,
-                         c->props.major == 9 ? " (build with CMAKE_CUDA_ARCHITECTURES containing 90a)" : "");
+                         UW_GPU_HAS_HOPPER && c->props.major == 9 ? " (build with CMAKE_CUDA_ARCHITECTURES containing 90a)" : "");
         uw_cu_close(c);
         return s;
     }
     if (par.kernel == UW_FAM_GENERIC) c->hopper = 0;
-    int rt = 0, dv = 0;
-    uw_gpu_runtime_version(&rt);
-    uw_gpu_driver_version(&dv);
-    snprintf(c->driver, sizeof c->driver, "cuda runtime %d.%d, driver %d.%d", rt / 1000, (rt % 1000) / 10, dv / 1000, (dv % 1000) / 10);
-    snprintf(c->name, sizeof c->name, "%.100s (sm_%d%d, %d SMs, %zu KiB smem/block); %s kernels; tile %ux%u/%u lanes", c->props.name,
-             c->props.major, c->props.minor, c->props.multiProcessorCount, c->smem_optin / 1024,
-             c->hopper ? "hopper (wgmma+TMA) and generic" : "generic (mma.sync)", par.tile_rows, par.tile_cols, par.lanes);
+    uw_gpu_versions(c->driver, sizeof c->driver);
+    char arch[64];
+    uw_gpu_arch_name(&c->props, arch, sizeof arch);
+    snprintf(c->name, sizeof c->name, "%.100s (%.40s, %d " UW_GPU_UNITS ", %zu KiB smem/block); %s kernels; tile %ux%u/%u lanes", c->props.name,
+             arch, c->props.multiProcessorCount, c->smem_optin / 1024,
+             c->hopper ? "hopper (wgmma+TMA) and generic" : "generic (" UW_GPU_BAND_MMA_NAME ")", par.tile_rows, par.tile_cols, par.lanes);
     uw_cu_note(c, "opened %s; %s", c->name, c->driver);
     *out = c;
     return UW_OK;
 }
+
+UW_GPU_NS_END

@@ -8,7 +8,9 @@
  *   cuda_matmul.cu     the generic tensor-core matmul, split-k reduction, the pipelines
  *   cuda_blas.cu       cuBLAS, loaded on first use (dlopen)
  *   uw_hopper.cu       the sm_90a matmul (TMA ring, warp-specialised decode, wgmma)
- *   cuda_backend.cu    the uw_backend table */
+ *   cuda_backend.cu    the uw_backend table
+ * The HIP backend compiles the same files as HIP (backends/hip; all but cuda_blas.cu and
+ * uw_hopper.cu), so everything here is written against uw_gpu.h and lives in UW_GPU_NS. */
 #ifndef UW_CUDA_INTERNAL_H
 #define UW_CUDA_INTERNAL_H
 
@@ -20,6 +22,7 @@ extern "C" {
 #include "uw_gpu.h"
 #include "uw_kern_common.cuh"
 
+UW_GPU_NS_BEGIN
 
 /* Where a matmul's W tiles come from (one kernel template per family, this is its policy). */
 enum uw_src { UW_SRC_BF16 = 0, UW_SRC_HUFF = 1, UW_SRC_PAL = 2, UW_SRC_EXP = 3, UW_SRC_COUNT = 4 };
@@ -165,5 +168,9 @@ int uw_cu_hopper_usable(const cu_ctx *c);
 size_t uw_cu_hopper_smem(int src, uint32_t bn, uint32_t C, uint32_t tab_bits);
 uw_status uw_cu_hopper_matmul(const cu_ctx *c, int src, const uw_kparams *k, const uw_mmargs *a, const uw_plan *pl,
                               const uw_gpu_tmap *tmap_w, uw_gpu_stream s);
+
+UW_GPU_NS_END
+/* the host tests (tests/test_cuda_host_decode.cu) use these names unqualified */
+using namespace UW_GPU_NS;
 
 #endif

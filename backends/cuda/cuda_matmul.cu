@@ -1,6 +1,7 @@
 /* cuda_matmul.cu - y = x W^T on the device: the pipelines (DESIGN.md 1-5, plain BF16 and the
- * cuBLAS baseline), the generic tensor-core kernel (sm_80+: mma.sync m16n8k16 BF16, cp.async
- * double-buffered x tiles) and the deterministic split-k reduction.
+ * cuBLAS baseline), the generic kernel (NVIDIA sm_80+: mma.sync m16n8k16 BF16, cp.async
+ * double-buffered x tiles; AMD: the same kernel with the vector-ALU band product and plain
+ * copies, through uw_gpu.h) and the deterministic split-k reduction.
  *
  * Contract C2 by construction: every reconstructive pipeline and plain BF16 run ONE kernel
  * template per family, uw_k_mm_generic<SRC, BN> (here) or the Hopper kernel (uw_hopper.cu),
@@ -10,12 +11,17 @@
  * family, batch tile and split depend on the device, the shape, the batch size and x's
  * alignment only (uw_cu_plan), never on the pipeline. decode+gemm goes through cuBLAS, so its
  * C2 reference is cuBLAS on the resident BF16 weights (UW_PIPELINE_BLAS_BF16), with the same
- * default workspace and stream: the decoded weights are the same bytes. */
+ * default workspace and stream: the decoded weights are the same bytes. Without a vendor BLAS
+ * (UW_GPU_HAS_BLAS 0: HIP) decode+gemm runs the plain-bf16 kernel on the decoded weights and is
+ * held to plain-bf16. */
 #include <stdlib.h>
 
 #include "cuda_internal.h"
 
+UW_GPU_NS_BEGIN
+
 #define UW_MM_THREADS 128
+static_assert(UW_MM_THREADS == UW_GPU_BAND_THREADS, "the band product (uw_gpu.h) is written for 128 threads");
 
 /* ---------------------------------------------------------------- generic kernel ---------- */
 
@@ -70,7 +76,7 @@ __global__ void __launch_bounds__(UW_MM_THREADS) uw_k_mm_generic(uw_kparams p, u
     uint8_t *E = P + uw_gsmem<BN>::rows(C);
     uint32_t *T = (uint32_t *)(E + uw_gsmem<BN>::rows(C));
     const uint32_t ldE = SRC == UW_SRC_EXP ? ldB : C + 4; /* decoded rows: C + 4 keeps byte stores conflict-free */
-    const uint32_t tid = threadIdx.x, warp = tid / UW_GPU_WARP, lane = tid % UW_GPU_WARP;
+    const uint32_t tid = threadIdx.x;
     const uint32_t band = blockIdx.x, n0 = blockIdx.y * BN, z = blockIdx.z;
     const uint32_t kb = z * a.kt_per, ke = min(a.ktiles, kb + a.kt_per);
     const uint32_t xvalid = min((uint32_t)BN, a.batch - n0);
@@ -79,9 +85,9 @@ __global__ void __launch_bounds__(UW_MM_THREADS) uw_k_mm_generic(uw_kparams p, u
     if (SRC == UW_SRC_HUFF)
         for (uint32_t i = tid; i < (1u << p.tab_bits); i += UW_MM_THREADS) T[i] = p.table[i];
 
-    float acc[BN / 8][4];
+    float acc[UW_GPU_BAND_ACC(BN)];
 #pragma unroll
-    for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+    for (int j = 0; j < UW_GPU_BAND_ACC(BN); j++) acc[j] = 0.0f;
 
     {
         uw_step s = uw_step_of(p, band, kb);
@@ -122,36 +128,22 @@ __global__ void __launch_bounds__(UW_MM_THREADS) uw_k_mm_generic(uw_kparams p, u
                          [&](uint32_t r, uint32_t c, uint4 v) { *(uint4 *)(W + (size_t)r * ldW + c) = v; });
             __syncthreads();
         }
-        /* 4. tensor cores: warp w owns rows 16w..16w+15 of the band, all BN columns */
+        /* 4. the band product over the step (uw_gpu.h: tensor cores on NVIDIA, warp w owning rows
+         *    16w..16w+15; the vector ALU on AMD), the same sequence for every SRC */
         const uint16_t *Xb = X + (size_t)(i & 1) * BN * ldW;
-        for (uint32_t ks = 0; ks < C / 16; ks++) {
-            uint32_t af[4];
-            uw_gpu_ldmatrix_x4(af, W + (size_t)(warp * 16 + lane % 16) * ldW + ks * 16 + (lane / 16) * 8);
-#pragma unroll
-            for (int j2 = 0; j2 < BN / 16; j2++) {
-                uint32_t bf[4];
-                uw_gpu_ldmatrix_x4(bf, Xb + (size_t)(j2 * 16 + lane % 8 + (lane / 16) * 8) * ldW + ks * 16 + ((lane / 8) % 2) * 8);
-                uw_gpu_mma_bf16_16816(acc[2 * j2], af, bf);
-                uw_gpu_mma_bf16_16816(acc[2 * j2 + 1], af, bf + 2);
-            }
-        }
+        for (uint32_t ks = 0; ks < C / 16; ks++) uw_gpu_band_mma_k16<BN>(acc, W, Xb, ldW, ks * 16, tid);
         __syncthreads();
     }
     uw_gpu_cp_async_wait<0>();
     if (err) uw_gpu_atomic_or(p.err, err);
-    /* accumulator (row g / g+8, columns 2t, 2t+1 of each n8 tile): W row = output feature m,
-     * column = batch row n */
+    /* accumulator j holds output (W row = output feature m, batch row n) of the band and tile */
     float *out = a.nsplit > 1 ? a.partial + (size_t)z * a.batch * p.rows : a.y;
-    const uint32_t g = lane / 4, t4 = lane % 4;
-    const uint32_t m = band * UW_BAND + warp * 16 + g;
 #pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
-        uint32_t n = n0 + 8 * j + 2 * t4;
-#pragma unroll
-        for (int h = 0; h < 4; h++) {
-            uint32_t mm = m + (h >= 2 ? 8 : 0), nn = n + (h & 1);
-            if (mm < p.rows && nn < a.batch) out[(size_t)nn * p.rows + mm] = acc[j][h];
-        }
+    for (int j = 0; j < UW_GPU_BAND_ACC(BN); j++) {
+        uint32_t mr, nc;
+        uw_gpu_band_acc_pos<BN>(tid, (uint32_t)j, &mr, &nc);
+        uint32_t mm = band * UW_BAND + mr, nn = n0 + nc;
+        if (mm < p.rows && nn < a.batch) out[(size_t)nn * p.rows + mm] = acc[j];
     }
 }
 
@@ -182,7 +174,7 @@ static uw_mm_fn generic_fn(int src, uint32_t bn) {
 /* ---------------------------------------------------------------- planning ---------------- */
 
 uw_status uw_cu_plan(const cu_ctx *c, const cu_weights *w, uint64_t batch, const void *x, uw_plan *pl) {
-    UW_RETURN_ERROR_IF(batch > 0x7FFFFFFFull, UW_ERR_LIMIT, "cuda: batch %llu over 2^31", (unsigned long long)batch);
+    UW_RETURN_ERROR_IF(batch > 0x7FFFFFFFull, UW_ERR_LIMIT, UW_GPU_VENDOR ": batch %llu over 2^31", (unsigned long long)batch);
     memset(pl, 0, sizeof *pl);
     int hopper = c->hopper && w->cols % 32 == 0 && ((uintptr_t)x & 15) == 0;
     pl->family = hopper ? UW_FAM_HOPPER : UW_FAM_GENERIC;
@@ -208,9 +200,9 @@ static uw_status run_generic(const cu_ctx *c, int src, const uw_kparams *k, cons
                              uw_gpu_stream s) {
     uw_mm_fn fn = generic_fn(src, pl->bn);
     size_t smem = uw_cu_generic_smem(src, pl->bn, k->C, k->tab_bits);
-    UW_RETURN_ERROR_IF(smem > c->smem_optin, UW_ERR_UNSUPPORTED, "cuda: the generic kernel needs %zu bytes of shared memory, %s has %zu",
+    UW_RETURN_ERROR_IF(smem > c->smem_optin, UW_ERR_UNSUPPORTED, UW_GPU_VENDOR ": the generic kernel needs %zu bytes of shared memory, %s has %zu",
                        smem, c->props.name, c->smem_optin);
-    CU_TRY(uw_gpu_func_set_max_smem(fn, smem), "cudaFuncSetAttribute (generic matmul)");
+    CU_TRY(uw_gpu_func_set_max_smem(fn, smem), "setting the shared-memory size (generic matmul)");
     dim3 grid(pl->bands, pl->btiles, pl->nsplit);
     fn<<<grid, UW_MM_THREADS, smem, s>>>(*k, *a);
     return uw_cu_launch_check("generic matmul kernel");
@@ -311,12 +303,17 @@ uw_status uw_cu_matmul_dev(cu_ctx *c, cu_weights *w, uw_pipeline p, const uint16
         void *wd = NULL;
         uw_status st = uw_cu_scratch(c, s, w->n * 2, &wd);
         if (st == UW_OK) st = uw_cu_decode_huff(c, w, (uint16_t *)wd, NULL, s);
-        if (st == UW_OK) st = uw_cu_blas_gemm(c, (const uint16_t *)wd, w->rows, w->cols, x, y, batch, s);
+        if (st == UW_OK && UW_GPU_HAS_BLAS) {
+            st = uw_cu_blas_gemm(c, (const uint16_t *)wd, w->rows, w->cols, x, y, batch, s);
+        } else if (st == UW_OK) { /* no vendor BLAS: our plain-bf16 kernel on the decoded weights */
+            k.w16 = (const uint16_t *)wd;
+            st = run_mm(c, w, UW_SRC_BF16, &k, x, y, batch, s);
+        }
         uw_cu_scratch_free(s, wd);
         return st;
     }
     default:
-        return uw_error_set(UW_ERR_UNSUPPORTED, "the cuda backend does not offer pipeline %s", uw_pipeline_name(p));
+        return uw_error_set(UW_ERR_UNSUPPORTED, "the " UW_GPU_VENDOR " backend does not offer pipeline %s", uw_pipeline_name(p));
     }
 }
 
@@ -335,3 +332,5 @@ uw_status uw_cu_matmul_host(cu_ctx *c, cu_weights *w, uw_pipeline p, const uint1
     uw_status chk = uw_cu_err_check(c, s, "matmul");
     return st != UW_OK ? st : chk;
 }
+
+UW_GPU_NS_END

@@ -6,6 +6,8 @@
  *   5. per tile, the exceptions in position order (block-wide ordered compaction). */
 #include "cuda_internal.h"
 
+UW_GPU_NS_BEGIN
+
 #define UW_TC_THREADS 256
 
 static __device__ __forceinline__ void build_rev(const uw_kparams &p, uint8_t *rev) {
@@ -48,15 +50,15 @@ __global__ void __launch_bounds__(UW_TC_THREADS) uw_k_exceptions(uw_kparams p, c
                 e = exps[(uint64_t)(r0 + pos / tc) * p.cols + c0 + pos % tc];
                 rare = rev[e] == 0xFF;
             }
-            uint32_t bal = uw_gpu_ballot(rare);
-            if (lane == 0) wc[warp] = uw_gpu_popc(bal);
+            uw_gpu_lanemask bal = uw_gpu_ballot(rare); /* 32 or 64 lanes (uw_gpu.h) */
+            if (lane == 0) wc[warp] = uw_gpu_popc_mask(bal);
             __syncthreads();
             uint32_t before = 0, total = 0;
             for (uint32_t k = 0; k < UW_TC_THREADS / UW_GPU_WARP; k++) {
                 before += k < warp ? wc[k] : 0;
                 total += wc[k];
             }
-            if (WRITE && rare) exc[running + before + uw_gpu_popc(bal & ((1u << lane) - 1u))] = pos << 8 | e;
+            if (WRITE && rare) exc[running + before + uw_gpu_popc_mask(bal & uw_gpu_lanemask_lt(lane))] = pos << 8 | e;
             running += total;
             __syncthreads();
         }
@@ -92,7 +94,7 @@ __global__ void __launch_bounds__(1024) uw_k_scan(const uint32_t *counts, uint64
 static size_t up256(size_t v) { return (v + 255) & ~(size_t)255; }
 
 uw_status uw_cu_transcode(cu_ctx *c, const cu_weights *w, uw_gpu_stream s, cu_palette *pal, void **scratch) {
-    UW_RETURN_ERROR_IF(!w->huff, UW_ERR_UNSUPPORTED, "cuda: palette-transcode needs the Huffman form resident");
+    UW_RETURN_ERROR_IF(!w->huff, UW_ERR_UNSUPPORTED, UW_GPU_VENDOR ": palette-transcode needs the Huffman form resident");
     uw_kparams k = uw_cu_kp_base(c, w);
     uw_cu_kp_huff(w, &k);
     const uint64_t T = (uint64_t)k.tiles_r * k.tiles_c;
@@ -123,3 +125,5 @@ uw_status uw_cu_transcode(cu_ctx *c, const cu_weights *w, uw_gpu_stream s, cu_pa
     pal->nregular = w->hb.nregular;
     return UW_OK;
 }
+
+UW_GPU_NS_END

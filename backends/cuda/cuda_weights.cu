@@ -13,6 +13,8 @@ extern "C" {
 #include "../../codecs/huffman.h"
 }
 
+UW_GPU_NS_BEGIN
+
 static uw_status encode_as(const uw_blob *b, const uint16_t *w, int codec, uint32_t R, uint32_t C, uint32_t lanes,
                            uint8_t **blob, size_t *size) {
     uw_encode_params p;
@@ -124,7 +126,7 @@ static uw_status make_palette(cu_ctx *c, cu_weights *w, const uw_blob *b, const 
 
 uw_status uw_cu_upload(cu_ctx *c, const uw_blob *b, unsigned resident, cu_weights **out) {
     UW_RETURN_ERROR_IF(b->rows > 0xFFFFFFFFull || b->cols > 0xFFFFFFFFull || b->n > ((uint64_t)1 << 38), UW_ERR_LIMIT,
-                       "cuda: %llux%llu is over the backend's limits (2^32 rows or columns, 2^38 elements)",
+                       UW_GPU_VENDOR ": %llux%llu is over the backend's limits (2^32 rows or columns, 2^38 elements)",
                        (unsigned long long)b->rows, (unsigned long long)b->cols);
     cu_weights *w = (cu_weights *)calloc(1, sizeof *w);
     UW_RETURN_ERROR_IF(!w, UW_ERR_NOMEM, "out of memory");
@@ -139,7 +141,7 @@ uw_status uw_cu_upload(cu_ctx *c, const uw_blob *b, unsigned resident, cu_weight
     uint8_t *huff_own = NULL;
     const uint8_t *huff_bytes = NULL;
     size_t huff_size = 0;
-    uw_status s = host16 ? UW_OK : uw_error_set(UW_ERR_NOMEM, "cuda: out of host memory to validate a weight");
+    uw_status s = host16 ? UW_OK : uw_error_set(UW_ERR_NOMEM, UW_GPU_VENDOR ": out of host memory to validate a weight");
     /* the host decode checks every rule of FORMAT.md section 7 and the tensor checksum */
     if (s == UW_OK) s = uw_blob_decode(b->base, b->total, host16, b->n, 0);
     int want_huff = (resident & UW_RESIDENT_HUFFMAN) != 0;
@@ -156,7 +158,7 @@ uw_status uw_cu_upload(cu_ctx *c, const uw_blob *b, unsigned resident, cu_weight
     free(host16);
     uw_free(huff_own);
     if (s != UW_OK) {
-        uw_gpu_stream_sync(c->stream);
+        (void)uw_gpu_stream_sync(c->stream);
         uw_cu_weights_free(w);
         return s;
     }
@@ -231,3 +233,5 @@ void uw_cu_kp_palette(const cu_weights *w, const cu_palette *pal, uw_kparams *k)
     k->nregular = pal->nregular;
     memcpy(k->palette, pal->palette, 16);
 }
+
+UW_GPU_NS_END

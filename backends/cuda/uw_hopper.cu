@@ -22,6 +22,8 @@
 #include "cuda_internal.h"
 #include "uw_wgmma.cuh"
 
+UW_GPU_NS_BEGIN
+
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define UW_HOPPER_BODY 1
 #endif
@@ -292,7 +294,7 @@ int uw_cu_hopper_usable(const cu_ctx *c) {
     if (c->props.major != 9 || c->props.minor != 0 || !c->tmap_encode) return 0;
     cudaFuncAttributes at;
     if (cudaFuncGetAttributes(&at, (const void *)uw_k_mm_hopper<UW_SRC_HUFF, 128>) != cudaSuccess) {
-        uw_gpu_get_last_error();
+        (void)uw_gpu_get_last_error();
         return 0;
     }
     if (at.binaryVersion != 90) return 0; /* sm_90a machine code (not a JIT of older PTX) */
@@ -314,3 +316,5 @@ uw_status uw_cu_hopper_matmul(const cu_ctx *c, int src, const uw_kparams *k, con
     fn<<<grid, UW_H_THREADS, smem, s>>>(*k, *a, tmx, src == UW_SRC_BF16 ? *tmap_w : tmx);
     return uw_cu_launch_check("hopper matmul kernel");
 }
+
+UW_GPU_NS_END

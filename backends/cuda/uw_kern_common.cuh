@@ -15,6 +15,8 @@
 #include "../../codecs/decode_steps.h"
 #include "uw_gpu.h"
 
+UW_GPU_NS_BEGIN
+
 #define UW_BAND 64
 /* decode, plan and join steps also compile for the host: tests/test_cuda_host_decode.cu runs the
  * very code the kernels run, on the CPU, against the golden vectors */
@@ -394,4 +396,5 @@ static __device__ __forceinline__ void uw_copy_rows(uint8_t *dst, uint32_t ldd, 
     }
 }
 
+UW_GPU_NS_END
 #endif
