@@ -75,6 +75,20 @@ typedef struct stats17 {
 
 static inline uint32_t s17(uint8_t v) { return v == RARE ? 16u : v; }
 
+static uw_status push_rare(stats17 *st, uint64_t index) {
+    if (st->nrare == st->cap) {
+        st->cap = st->cap ? st->cap * 2 : 64;
+        uint64_t *nr = realloc(st->rare, st->cap * 8);
+        if (!nr) {
+            st->oom = 1;
+            return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
+        }
+        st->rare = nr;
+    }
+    st->rare[st->nrare++] = index;
+    return UW_OK;
+}
+
 static uw_status stat_task(void *ctx, uint64_t i, int worker) {
     enc *e = ctx;
     (void)worker;
@@ -91,32 +105,15 @@ static uw_status stat_task(void *ctx, uint64_t i, int worker) {
                 st->h1[a]++;
                 st->h1[c]++;
                 st->h2[a * NS17 + c]++;
-                if (a == 16 || c == 16) {
-                    for (uint32_t m = k; m < k + 2; m++) {
-                        if (sy[m] != RARE) continue;
-                        if (st->nrare == st->cap) {
-                            st->cap = st->cap ? st->cap * 2 : 64;
-                            uint64_t *nr = realloc(st->rare, st->cap * 8);
-                            if (!nr) { st->oom = 1; return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory"); }
-                            st->rare = nr;
-                        }
-                        st->rare[st->nrare++] = r * e->cols + c0 + m;
-                    }
-                }
+                if (a == 16 || c == 16)
+                    for (uint32_t m = k; m < k + 2; m++)
+                        if (sy[m] == RARE) UW_FORWARD_IF_ERROR(push_rare(st, r * e->cols + c0 + m));
             }
             if (k < tc) {
                 uint32_t a = s17(sy[k]);
                 st->h1[a]++;
                 st->h2[a * NS17]++;
-                if (a == 16) {
-                    if (st->nrare == st->cap) {
-                        st->cap = st->cap ? st->cap * 2 : 64;
-                        uint64_t *nr = realloc(st->rare, st->cap * 8);
-                        if (!nr) { st->oom = 1; return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory"); }
-                        st->rare = nr;
-                    }
-                    st->rare[st->nrare++] = r * e->cols + c0 + k;
-                }
+                if (a == 16) UW_FORWARD_IF_ERROR(push_rare(st, r * e->cols + c0 + k));
             }
         }
     return UW_OK;
