@@ -19,7 +19,7 @@ extern "C" {
 #define UW_FORMAT_VERSION 1 /* tensor blob version written by this library */
 
 /* Library version string, e.g. "0.1.0". */
-const char *uw_version(void);
+UW_API const char *uw_version(void);
 
 /* ---------------------------------------------------------------- tensor blobs ------------ */
 
@@ -48,7 +48,7 @@ typedef struct uw_encode_params {
 } uw_encode_params;
 
 /* Fill *p with defaults (struct_size set). */
-void uw_encode_params_default(uw_encode_params *p);
+UW_API void uw_encode_params_default(uw_encode_params *p);
 
 /* Facts about one blob, read from its header without decoding. */
 typedef struct uw_blob_info {
@@ -63,39 +63,39 @@ typedef struct uw_blob_info {
 
 /* Encode a rows x cols BF16 matrix (row-major, host memory) into a newly malloc'd blob
  * (*blob, *blob_size; free with uw_free). The blob is padded to a multiple of 64 bytes. */
-uw_status uw_tensor_encode(const uint16_t *bf16, uint64_t rows, uint64_t cols,
+UW_API uw_status uw_tensor_encode(const uint16_t *bf16, uint64_t rows, uint64_t cols,
                            const uw_encode_params *p, uint8_t **blob, size_t *blob_size);
 
 /* Validate a blob's header and layout against its length (no decode, no checksum). */
-uw_status uw_blob_inspect(const void *blob, size_t blob_size, uw_blob_info *info);
+UW_API uw_status uw_blob_inspect(const void *blob, size_t blob_size, uw_blob_info *info);
 
 /* Check the blob checksum (covers every byte of the blob). */
-uw_status uw_blob_check(const void *blob, size_t blob_size);
+UW_API uw_status uw_blob_check(const void *blob, size_t blob_size);
 
 /* Decode a blob into out (rows*cols BF16 values, host memory) with the fast CPU decoder,
  * then check the decoded tensor's checksum. threads 0 = all cores. */
-uw_status uw_blob_decode(const void *blob, size_t blob_size, uint16_t *out, uint64_t out_elems,
+UW_API uw_status uw_blob_decode(const void *blob, size_t blob_size, uint16_t *out, uint64_t out_elems,
                          int threads);
 
 /* Same result through the reference decoder (slow, written to be read against FORMAT.md). */
-uw_status uw_blob_decode_ref(const void *blob, size_t blob_size, uint16_t *out, uint64_t out_elems);
+UW_API uw_status uw_blob_decode_ref(const void *blob, size_t blob_size, uint16_t *out, uint64_t out_elems);
 
 /* Transcode a Huffman blob into a palette-IR blob (newly malloc'd). */
-uw_status uw_blob_to_palette(const void *blob, size_t blob_size, uint8_t **out, size_t *out_size);
+UW_API uw_status uw_blob_to_palette(const void *blob, size_t blob_size, uint8_t **out, size_t *out_size);
 
 /* Release memory returned by the library. */
-void uw_free(void *p);
+UW_API void uw_free(void *p);
 
 /* ---------------------------------------------------------------- matmul ------------------ */
 
 /* y[b][o] = sum_k x[b][k] * W[o][k]; x BF16 [batch, in], W BF16 [out, in], fp32 accumulation
  * in increasing k order, y fp32 [batch, out]. The reference (contract C2's plain kernel). */
-uw_status uw_matmul_bf16(const uint16_t *x, const uint16_t *w, float *y, uint64_t batch,
+UW_API uw_status uw_matmul_bf16(const uint16_t *x, const uint16_t *w, float *y, uint64_t batch,
                          uint64_t out, uint64_t in, int threads);
 
 /* The same kernel fed from a compressed blob (W = the blob's [rows=out, cols=in] matrix).
  * Bit-identical to uw_matmul_bf16 on the decoded weights. */
-uw_status uw_matmul_blob(const void *blob, size_t blob_size, const uint16_t *x, float *y,
+UW_API uw_status uw_matmul_blob(const void *blob, size_t blob_size, const uint16_t *x, float *y,
                          uint64_t batch, int threads);
 
 /* ---------------------------------------------------------------- files ------------------- */
@@ -118,26 +118,26 @@ typedef struct uw_tensor_info {
 
 /* Open a safetensors file (plain or compressed) by mmap. The headers are validated, and so are
  * each blob's header and index (no payload is read); checksums are checked when decoded. */
-uw_status uw_file_open(const char *path, uw_file **out);
-void uw_file_close(uw_file *f);
+UW_API uw_status uw_file_open(const char *path, uw_file **out);
+UW_API void uw_file_close(uw_file *f);
 
 /* 1 if the file was written by `uw_compress_file`. */
-int uw_file_is_compressed(const uw_file *f);
+UW_API int uw_file_is_compressed(const uw_file *f);
 
-size_t uw_file_tensor_count(const uw_file *f);
-uw_status uw_file_tensor_info(const uw_file *f, size_t i, uw_tensor_info *info);
-uw_status uw_file_find(const uw_file *f, const char *name, size_t *index);
+UW_API size_t uw_file_tensor_count(const uw_file *f);
+UW_API uw_status uw_file_tensor_info(const uw_file *f, size_t i, uw_tensor_info *info);
+UW_API uw_status uw_file_find(const uw_file *f, const char *name, size_t *index);
 
 /* Pointer to the stored bytes of tensor i inside the mapping (the blob if compressed). */
-uw_status uw_file_tensor_data(const uw_file *f, size_t i, const void **data, size_t *size);
+UW_API uw_status uw_file_tensor_data(const uw_file *f, size_t i, const void **data, size_t *size);
 
 /* Decode tensor i to its original bytes in dst (dst_size must equal orig_bytes). Checks the
  * checksums. Works for passthrough tensors too (a copy). */
-uw_status uw_file_decode(const uw_file *f, size_t i, void *dst, size_t dst_size, int threads);
+UW_API uw_status uw_file_decode(const uw_file *f, size_t i, void *dst, size_t dst_size, int threads);
 
 /* Check tensor i as uw_file_decode does (structure and checksums; a passthrough tensor's checksum
  * when the file has one) without an output buffer: decodes in bands of about 32 MiB. */
-uw_status uw_file_verify_tensor(const uw_file *f, size_t i, int threads);
+UW_API uw_status uw_file_verify_tensor(const uw_file *f, size_t i, int threads);
 
 typedef enum uw_select {
     UW_SELECT_ALL = 0, /* every BF16 tensor with 2+ dims and >= 4096 elements */
@@ -155,24 +155,24 @@ typedef struct uw_compress_options {
     void *progress_user;
 } uw_compress_options;
 
-void uw_compress_options_default(uw_compress_options *o);
+UW_API void uw_compress_options_default(uw_compress_options *o);
 
 /* 1 if a tensor with this name/dtype/shape would be compressed under the selection. */
-int uw_select_tensor(int select, const char *name, const char *dtype, int ndim,
+UW_API int uw_select_tensor(int select, const char *name, const char *dtype, int ndim,
                      const uint64_t *shape);
 
 /* Compress a safetensors file. The output is written to a temporary file and renamed into
  * place; on any error no output file is left behind. in and out must differ. */
-uw_status uw_compress_file(const char *in, const char *out, const uw_compress_options *o);
+UW_API uw_status uw_compress_file(const char *in, const char *out, const uw_compress_options *o);
 
 /* Reproduce the original file byte for byte from a compressed one (atomic write). */
-uw_status uw_decompress_file(const char *in, const char *out, int threads,
+UW_API uw_status uw_decompress_file(const char *in, const char *out, int threads,
                              uw_progress_fn progress, void *user);
 
 /* Decode and check every compressed tensor, and every passthrough tensor's checksum; UW_OK
  * only if all pass (UW_ERR_INVALID_ARG for a file that is not unweight-compressed). *bad (may
  * be NULL) receives the number of failing tensors. */
-uw_status uw_verify_file(const char *path, int threads, size_t *bad);
+UW_API uw_status uw_verify_file(const char *path, int threads, size_t *bad);
 
 /* ---------------------------------------------------------------- devices ----------------- */
 
@@ -202,32 +202,32 @@ typedef enum uw_pipeline {
                                         * and decode+gemm's C2 reference where that runs the vendor BLAS */
 } uw_pipeline;
 
-const char *uw_pipeline_name(uw_pipeline p);
+UW_API const char *uw_pipeline_name(uw_pipeline p);
 
 /* What pipeline p needs for a rows x cols weight: the resident form (a UW_RESIDENT_* flag) and
  * the scratch bytes one call allocates on the device. Every pipeline takes any batch size >= 1;
  * a backend that does not implement one returns UW_ERR_UNSUPPORTED from uw_weights_matmul.
  * UW_ERR_INVALID_ARG for UW_PIPELINE_AUTO or an unknown value. */
-uw_status uw_pipeline_needs(uw_pipeline p, uint64_t rows, uint64_t cols, unsigned *resident, uint64_t *scratch_bytes);
+UW_API uw_status uw_pipeline_needs(uw_pipeline p, uint64_t rows, uint64_t cols, unsigned *resident, uint64_t *scratch_bytes);
 
 /* Open `backend` ("cpu", "opencl", ...). `device` selects a device in a backend-specific way
  * (NULL = default; the OpenCL backend reads "P:D" platform/device indices or a name substring,
  * or the UW_OPENCL_DEVICE environment variable). UW_ERR_NOT_FOUND if not built,
  * UW_ERR_NO_DEVICE if no usable device. */
-uw_status uw_device_open(const char *backend, const char *device, uw_device **out);
-void uw_device_close(uw_device *d);
+UW_API uw_status uw_device_open(const char *backend, const char *device, uw_device **out);
+UW_API void uw_device_close(uw_device *d);
 /* Backend and device description, e.g. "opencl: pthread-cpu (Portable Computing Language)". */
-const char *uw_device_name(const uw_device *d);
+UW_API const char *uw_device_name(const uw_device *d);
 
 /* Upload a blob (host memory) once; `resident` is a mask of UW_RESIDENT_* (0 = Huffman). */
-uw_status uw_weights_upload(uw_device *d, const void *blob, size_t blob_size, unsigned resident,
+UW_API uw_status uw_weights_upload(uw_device *d, const void *blob, size_t blob_size, unsigned resident,
                             uw_weights **out);
-void uw_weights_free(uw_weights *w);
+UW_API void uw_weights_free(uw_weights *w);
 /* Decode resident weights on the device and copy the BF16 tensor to host memory. */
-uw_status uw_weights_decode(uw_weights *w, uint16_t *host_out, uint64_t elems);
+UW_API uw_status uw_weights_decode(uw_weights *w, uint16_t *host_out, uint64_t elems);
 /* y = x W^T on the device, x host BF16 [batch, in], y host fp32 [batch, out]. Blocks until done.
  * UW_ERR_UNSUPPORTED if the pipeline is not offered or its resident form is missing. */
-uw_status uw_weights_matmul(uw_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
+UW_API uw_status uw_weights_matmul(uw_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
 /* The same product with x and y in DEVICE memory of w's device (x BF16 [batch, in], y fp32
  * [batch, out]; for the cuda backend, pointers from cudaMalloc or any allocator of that device),
  * enqueued on the caller's `stream` (a cudaStream_t for cuda; NULL = the default stream). Returns
@@ -235,17 +235,17 @@ uw_status uw_weights_matmul(uw_weights *w, uw_pipeline p, const uint16_t *x, flo
  * and w must stay alive until then. Scratch comes from a stream-ordered pool. Errors found while
  * the kernels run are not reported here (uploads validate the blob fully beforehand).
  * UW_ERR_UNSUPPORTED on backends without device pointers (cpu, opencl). */
-uw_status uw_weights_matmul_async(uw_weights *w, uw_pipeline p, const void *x_dev, void *y_dev, uint64_t batch,
+UW_API uw_status uw_weights_matmul_async(uw_weights *w, uw_pipeline p, const void *x_dev, void *y_dev, uint64_t batch,
                                   void *stream);
 
 /* Make plain BF16 weights (host, row-major rows x cols) resident: the uncompressed baseline
  * for the plain-bf16 pipeline. Backends without a raw upload get them through a lossless blob
  * decoded on the device, which is bit for bit the same (contract C1). */
-uw_status uw_weights_upload_bf16(uw_device *d, const uint16_t *w, uint64_t rows, uint64_t cols, uw_weights **out);
+UW_API uw_status uw_weights_upload_bf16(uw_device *d, const uint16_t *w, uint64_t rows, uint64_t cols, uw_weights **out);
 
 /* Upload choosing the resident forms under a memory budget (bytes of device memory for this
  * weight): always the Huffman blob; the palette IR as well when both fit. */
-uw_status uw_weights_upload_budget(uw_device *d, const void *blob, size_t blob_size, uint64_t budget_bytes,
+UW_API uw_status uw_weights_upload_budget(uw_device *d, const void *blob, size_t blob_size, uint64_t budget_bytes,
                                    uw_weights **out);
 
 /* ---------------------------------------------------------------- autotuner --------------- */
@@ -259,20 +259,20 @@ typedef struct uw_tuner uw_tuner;
 
 /* Open a tuner backed by the cache file `path` (NULL: memory only). An existing file is loaded;
  * a corrupt file or stale entries are ignored, never trusted, and reported by uw_tuner_warning. */
-uw_status uw_tuner_open(const char *path, uw_tuner **out);
-void uw_tuner_close(uw_tuner *t);
+UW_API uw_status uw_tuner_open(const char *path, uw_tuner **out);
+UW_API void uw_tuner_close(uw_tuner *t);
 /* Warnings from loading ("" if none). */
-const char *uw_tuner_warning(const uw_tuner *t);
+UW_API const char *uw_tuner_warning(const uw_tuner *t);
 /* Number of entries (all devices). */
-size_t uw_tuner_entries(const uw_tuner *t);
+UW_API size_t uw_tuner_entries(const uw_tuner *t);
 /* Write the cache file atomically (temporary file + rename). */
-uw_status uw_tuner_save(uw_tuner *t);
+UW_API uw_status uw_tuner_save(uw_tuner *t);
 /* Let UW_PIPELINE_AUTO on this device use the tuner (NULL detaches). */
-void uw_device_set_tuner(uw_device *d, uw_tuner *t);
+UW_API void uw_device_set_tuner(uw_device *d, uw_tuner *t);
 
 /* Batch-size bucket of `batch` (1, 2-4, 5-16, 17-64, 65-256, 257+ are 0..5); *representative
  * (may be NULL) receives the batch size the tuner measures the bucket with. */
-int uw_batch_bucket(uint64_t batch, uint64_t *representative);
+UW_API int uw_batch_bucket(uint64_t batch, uint64_t *representative);
 
 /* What AUTO runs for this weight and batch, and whether it came from the tuner. */
 typedef struct uw_choice {
@@ -283,20 +283,20 @@ typedef struct uw_choice {
     int param_values[4];
     double time_us;            /* measured time of the choice (tuned only) */
 } uw_choice;
-uw_status uw_weights_choice(uw_weights *w, uint64_t batch, uw_choice *c);
+UW_API uw_status uw_weights_choice(uw_weights *w, uint64_t batch, uw_choice *c);
 
 /* Tune this weight's shape for the bucket of `batch` on its device and record the result in the
  * tuner (skipped if already recorded, unless force). Needs the resident forms the pipelines use. */
-uw_status uw_tune(uw_tuner *t, uw_weights *w, uint64_t batch, int force);
+UW_API uw_status uw_tune(uw_tuner *t, uw_weights *w, uint64_t batch, int force);
 
 /* ---------------------------------------------------------------- backends ---------------- */
 
 /* Backends compiled into this build ("cpu" always first). */
-size_t uw_backend_count(void);
-const char *uw_backend_name(size_t i);
+UW_API size_t uw_backend_count(void);
+UW_API const char *uw_backend_name(size_t i);
 /* UW_OK if the backend is compiled in and finds a usable device now; else UW_ERR_NOT_FOUND
  * (not built) or UW_ERR_NO_DEVICE. */
-uw_status uw_backend_probe(const char *name);
+UW_API uw_status uw_backend_probe(const char *name);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,18 @@
 #ifndef UW_STATUS_H
 #define UW_STATUS_H
 
+/* UW_API marks the public API: the only symbols a shared libunweight exports (the library is
+ * compiled with -fvisibility=hidden). */
+#ifndef UW_API
+#if defined(_WIN32) && defined(UW_BUILDING_SHARED)
+#define UW_API __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define UW_API __attribute__((visibility("default")))
+#else
+#define UW_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -23,11 +35,11 @@ typedef enum uw_status {
 } uw_status;
 
 /* Stable upper-case name of a status, e.g. "UW_ERR_CORRUPT"; never NULL. */
-const char *uw_status_name(uw_status s);
+UW_API const char *uw_status_name(uw_status s);
 
 /* Human-readable detail of the most recent error raised on the calling thread
  * ("" when none). Valid until the next unweight call on this thread. */
-const char *uw_last_error(void);
+UW_API const char *uw_last_error(void);
 
 #ifdef __cplusplus
 }
