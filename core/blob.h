@@ -73,8 +73,7 @@ typedef struct uw_encode_stats {
 uw_status uw_tensor_encode_ex(const uint16_t *bf16, uint64_t rows, uint64_t cols, const uw_encode_params *p,
                               uint8_t **blob, size_t *blob_size, uw_encode_stats *stats);
 double uw_entropy_bits(const uint64_t *hist, int n);
-/* The 2-D view of a container tensor (docs/FORMAT.md section 9.2). */
-void uw_matrix_view(int ndim, const uint64_t *shape, uint64_t *rows, uint64_t *cols);
+/* (uw_matrix_view, the 2-D view of a container tensor, is public: unweight.h) */
 
 /* Is exponent byte e one of the regular palette entries? index or -1 */
 int uw_palette_index(const uw_blob *b, uint8_t e);

@@ -1,7 +1,7 @@
-/* compress.c - whole-file operations: compress a safetensors file into one whose compressed
- * tensors are U8 blobs (FORMAT.md section 9), decompress it back byte for byte, verify it.
- * Output is written to a temporary file and renamed; memory stays bounded by the tensors in
- * flight (the header space is reserved up front and filled in last). */
+/* compress.c - whole-file compress and decompress: a safetensors file into one whose compressed
+ * tensors are U8 blobs (FORMAT.md section 9), and back byte for byte. Output is written to a
+ * temporary file and renamed; memory stays bounded by the tensors in flight (the header space is
+ * reserved up front and filled in last). Verify and whole models: model.c. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -299,34 +299,58 @@ static uw_status compress_run(cctx *c) {
     return s;
 }
 
-uw_status uw_compress_file(const char *in, const char *out, const uw_compress_options *o) {
-    uw_compress_options def;
-    if (!o) { uw_compress_options_default(&def); o = &def; }
-    UW_RETURN_ERROR_IF(!in || !out, UW_ERR_INVALID_ARG, "compress: NULL path");
-    UW_RETURN_ERROR_IF(o->struct_size != sizeof *o, UW_ERR_INVALID_ARG, "compress: options.struct_size mismatch");
-    UW_RETURN_ERROR_IF(!strcmp(in, out) || uw_same_file(in, out), UW_ERR_INVALID_ARG, "%s: output would overwrite the input", out);
-    uw_file *f;
-    UW_FORWARD_IF_ERROR(uw_file_open(in, &f));
-    if (f->compressed) {
-        uw_file_close(f);
-        return uw_error_set(UW_ERR_INVALID_ARG, "%s: already compressed by unweight (use decompress)", in);
-    }
+uw_status uw_file_expect(const uw_file *f, uw_file_op op) {
+    if (op == UW_OP_COMPRESS && f->compressed)
+        return uw_error_set(UW_ERR_INVALID_ARG, "%s: already compressed by unweight (use decompress)", f->path);
+    if (op == UW_OP_DECOMPRESS && !f->compressed)
+        return uw_error_set(UW_ERR_INVALID_ARG, "%s: not an unweight-compressed file (nothing to decompress)", f->path);
+    if (op == UW_OP_VERIFY && !f->compressed)
+        return uw_error_set(UW_ERR_INVALID_ARG, "%s: not an unweight-compressed file", f->path);
+    return UW_OK;
+}
+
+uint64_t uw_file_work(const uw_file *f) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < f->n; i++) n += f->e[i].orig->end - f->e[i].orig->begin;
+    return n;
+}
+
+uw_status uw_compress_write(const uw_file *f, int fd, const char *out, const uw_compress_options *o) {
     cctx c;
     memset(&c, 0, sizeof c);
     c.o = o;
     c.in = f;
     c.out = out;
+    c.fd = fd;
     c.data = f->map + 8 + f->outer.header_len;
+    uw_status s = compress_run(&c);
+    free(c.jobs);
+    return s;
+}
+
+uw_status uw_compress_file(const char *in, const char *out, const uw_compress_options *o) {
+    uw_compress_options def;
+    if (!o) { uw_compress_options_default(&def); o = &def; }
+    UW_RETURN_ERROR_IF(!in || !out, UW_ERR_INVALID_ARG, "compress: NULL path");
+    UW_RETURN_ERROR_IF(o->struct_size != sizeof *o, UW_ERR_INVALID_ARG, "compress: options.struct_size mismatch");
+    UW_RETURN_ERROR_IF(uw_same_file(in, out), UW_ERR_INVALID_ARG, "%s: output would overwrite the input", out);
+    uw_file *f;
+    UW_FORWARD_IF_ERROR(uw_file_open(in, &f));
+    uw_status s = uw_file_expect(f, UW_OP_COMPRESS);
+    if (s != UW_OK) {
+        uw_file_close(f);
+        return s;
+    }
+    int fd;
     char *tmp;
-    uw_status s = uw_atomic_begin(out, &c.fd, &tmp);
+    s = uw_atomic_begin(out, &fd, &tmp);
     if (s == UW_OK) {
-        s = compress_run(&c);
-        uw_status e = uw_atomic_end(c.fd, tmp, out, s == UW_OK);
+        s = uw_compress_write(f, fd, out, o);
+        uw_status e = uw_atomic_end(fd, tmp, out, s == UW_OK);
         if (s == UW_OK) s = e;
     }
     if (s != UW_OK && strncmp(uw_last_error(), in, strlen(in)) && strncmp(uw_last_error(), out, strlen(out)))
         uw_error_prefix("%s", in);
-    free(c.jobs);
     uw_file_close(f);
     return s;
 }
@@ -344,66 +368,48 @@ static uw_status sink_write(void *user, const void *data, uint64_t offset, uint6
     return uw_pwrite_all(w->fd, data, size, w->at + offset, w->out);
 }
 
-/* The stored bytes of tensor i are consumed: let their pages leave the resident set. */
-static void release_stored(const uw_file *f, size_t i) {
+void uw_file_release_stored(const uw_file *f, size_t i) {
     const st_tensor *t = f->e[i].stored;
     uw_file_release(f, 8 + f->outer.header_len + t->begin, t->end - t->begin);
 }
 
-uw_status uw_decompress_file(const char *in, const char *out, int threads, uw_progress_fn progress, void *user) {
-    UW_RETURN_ERROR_IF(!in || !out, UW_ERR_INVALID_ARG, "decompress: NULL path");
-    UW_RETURN_ERROR_IF(!strcmp(in, out) || uw_same_file(in, out), UW_ERR_INVALID_ARG, "%s: output would overwrite the input", out);
-    uw_file *f;
-    UW_FORWARD_IF_ERROR(uw_file_open(in, &f));
-    if (!f->compressed) {
-        uw_file_close(f);
-        return uw_error_set(UW_ERR_INVALID_ARG, "%s: not an unweight-compressed file (nothing to decompress)", in);
-    }
-    int fd;
-    char *tmp;
-    uw_status s = uw_atomic_begin(out, &fd, &tmp);
-    if (s != UW_OK) { uw_file_close(f); return s; }
+uw_status uw_decompress_write(const uw_file *f, int fd, const char *out, int threads, uw_progress_fn progress, void *user) {
     uint8_t hdr[8];
     uw_wr64(hdr, f->orig_json_len);
-    s = uw_pwrite_all(fd, hdr, 8, 0, out);
+    uw_status s = uw_pwrite_all(fd, hdr, 8, 0, out);
     if (s == UW_OK) s = uw_pwrite_all(fd, f->orig_json, f->orig_json_len, 8, out);
-    uint64_t base = 8 + f->orig_json_len, done = 0, total = f->orig.data_size;
+    uint64_t base = 8 + f->orig_json_len, done = 0, total = uw_file_work(f);
     /* streaming: each tensor is decoded band by band (about 32 MiB) straight into the output,
      * so memory does not grow with the largest tensor */
     for (size_t i = 0; i < f->n && s == UW_OK; i++) {
         const uw_entry *e = &f->e[i];
         write_sink ws = {fd, base + e->orig->begin, out};
         s = uw_file_decode_stream(f, i, threads, sink_write, &ws);
-        release_stored(f, i);
+        uw_file_release_stored(f, i);
         done += e->orig->end - e->orig->begin;
         if (s == UW_OK && progress && progress(user, done, total)) s = uw_error_set(UW_ERR_IO, "cancelled");
     }
-    uw_status e = uw_atomic_end(fd, tmp, out, s == UW_OK);
-    if (s == UW_OK) s = e;
-    uw_file_close(f);
     return s;
 }
 
-uw_status uw_verify_file(const char *path, int threads, size_t *bad) {
+uw_status uw_decompress_file(const char *in, const char *out, int threads, uw_progress_fn progress, void *user) {
+    UW_RETURN_ERROR_IF(!in || !out, UW_ERR_INVALID_ARG, "decompress: NULL path");
+    UW_RETURN_ERROR_IF(uw_same_file(in, out), UW_ERR_INVALID_ARG, "%s: output would overwrite the input", out);
     uw_file *f;
-    if (bad) *bad = 0;
-    UW_FORWARD_IF_ERROR(uw_file_open(path, &f));
-    if (!f->compressed) {
+    UW_FORWARD_IF_ERROR(uw_file_open(in, &f));
+    uw_status s = uw_file_expect(f, UW_OP_DECOMPRESS);
+    if (s != UW_OK) {
         uw_file_close(f);
-        return uw_error_set(UW_ERR_INVALID_ARG, "%s: not an unweight-compressed file (nothing to verify)", path);
+        return s;
     }
-    uw_status first = UW_OK;
-    size_t nbad = 0;
-    for (size_t i = 0; i < f->n; i++) {
-        uw_status s = uw_file_decode_stream(f, i, threads, NULL, NULL);
-        release_stored(f, i);
-        if (s != UW_OK) {
-            nbad++;
-            if (first == UW_OK) first = s;
-            if (s == UW_ERR_NOMEM) break;
-        }
+    int fd;
+    char *tmp;
+    s = uw_atomic_begin(out, &fd, &tmp);
+    if (s == UW_OK) {
+        s = uw_decompress_write(f, fd, out, threads, progress, user);
+        uw_status e = uw_atomic_end(fd, tmp, out, s == UW_OK);
+        if (s == UW_OK) s = e;
     }
     uw_file_close(f);
-    if (bad) *bad = nbad;
-    return first;
+    return s;
 }

@@ -391,10 +391,17 @@ uw_status uw_atomic_begin(const char *path, int *fd, char **tmp) {
     return UW_OK;
 }
 
+uw_status uw_atomic_sync(int fd, const char *path) {
+    uw_status s = UW_OK;
+    if (fsync(fd)) s = uw_error_set(UW_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+    if (close(fd) && s == UW_OK) s = uw_error_set(UW_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    return s;
+}
+
 uw_status uw_atomic_end(int fd, char *tmp, const char *path, int commit) {
     uw_status s = UW_OK;
-    if (commit && fsync(fd)) s = uw_error_set(UW_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (close(fd) && s == UW_OK && commit) s = uw_error_set(UW_ERR_IO, "%s: close failed: %s", path, strerror(errno));
+    if (commit) s = uw_atomic_sync(fd, path);
+    else close(fd);
     if (commit && s == UW_OK && rename(tmp, path)) s = uw_error_set(UW_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
     if (!commit || s != UW_OK) unlink(tmp);
     free(tmp);
@@ -417,6 +424,8 @@ uw_status uw_pwrite_all(int fd, const void *p, uint64_t n, uint64_t off, const c
 }
 
 int uw_same_file(const char *a, const char *b) {
+    if (!a || !b) return 0;
+    if (!strcmp(a, b)) return 1;
     struct stat x, y;
     if (stat(a, &x) || stat(b, &y)) return 0;
     return x.st_dev == y.st_dev && x.st_ino == y.st_ino;

@@ -38,8 +38,11 @@ uw_status uw_file_open_buffer(const void *data, uint64_t size, const char *name,
 
 /* Create (write) a file atomically: *fd of a temporary beside `path`, *tmp its name. */
 uw_status uw_atomic_begin(const char *path, int *fd, char **tmp);
-/* fsync + rename over path (commit) or unlink (abort). */
+/* fsync + rename over path (commit) or unlink (abort); frees tmp. */
 uw_status uw_atomic_end(int fd, char *tmp, const char *path, int commit);
+/* fsync + close a temporary without renaming it (errors name path): for outputs that are
+ * renamed together later (uw_compress_model). */
+uw_status uw_atomic_sync(int fd, const char *path);
 /* write all bytes at offset */
 uw_status uw_pwrite_all(int fd, const void *p, uint64_t n, uint64_t off, const char *what);
 
@@ -59,7 +62,18 @@ uw_status uw_file_decode_stream(const uw_file *f, size_t i, int threads, uw_sink
  * the process's resident set (they stay in the page cache). Only for uw_file_open mappings. */
 void uw_file_release(const uw_file *f, uint64_t off, uint64_t len);
 
-/* Same file? (device + inode), for "never overwrite the input". */
-int uw_same_file(const char *a, const char *b);
+/* The whole-file operations' parts (compress.c), shared with the model calls (model.c). */
+typedef enum uw_file_op { UW_OP_COMPRESS, UW_OP_DECOMPRESS, UW_OP_VERIFY } uw_file_op;
+/* UW_OK if f is what `op` takes (compress: a plain file; decompress, verify: a compressed one),
+ * else UW_ERR_INVALID_ARG naming the file. */
+uw_status uw_file_expect(const uw_file *f, uw_file_op op);
+/* Bytes of original tensor data: the unit of every whole-file progress report. */
+uint64_t uw_file_work(const uw_file *f);
+/* Let the stored bytes of tensor i leave the resident set once consumed. */
+void uw_file_release_stored(const uw_file *f, size_t i);
+/* Write the compressed (decompressed) image of f into fd, an empty temporary; `out` names the
+ * output in messages. f must be plain (compressed): uw_file_expect first. */
+uw_status uw_compress_write(const uw_file *f, int fd, const char *out, const uw_compress_options *o);
+uw_status uw_decompress_write(const uw_file *f, int fd, const char *out, int threads, uw_progress_fn progress, void *user);
 
 #endif

@@ -174,6 +174,86 @@ UW_API uw_status uw_decompress_file(const char *in, const char *out, int threads
  * be NULL) receives the number of failing tensors. */
 UW_API uw_status uw_verify_file(const char *path, int threads, size_t *bad);
 
+/* 1 if a and b name the same file: equal strings, or the same device and inode (a second path,
+ * a hard link). 0 when either does not exist. What the file and model calls use to refuse an
+ * output that would overwrite its input. */
+UW_API int uw_same_file(const char *a, const char *b);
+
+/* The rows x cols matrix a tensor of shape[ndim] is coded as (docs/FORMAT.md section 9.2,
+ * "Matrix view"): trailing dimensions fold into the columns until there are 64 of them, so a
+ * 1x1 convolution [out, in, 1, 1] is out x in; ndim 0 or 1 is one row. What uw_compress_file
+ * encodes a tensor as; a decoder must not rely on it beyond rows * cols = elements. */
+UW_API void uw_matrix_view(int ndim, const uint64_t *shape, uint64_t *rows, uint64_t *cols);
+
+/* ---------------------------------------------------------------- models ------------------ */
+
+/* A model is one .safetensors file or a sharded model's index, a path ending in
+ * ".safetensors.index.json" whose "weight_map" object maps tensor names to shard files in the
+ * index's own directory. The model calls take either: for an index they process every shard it
+ * names (each once, in order of first mention) and copy the index byte for byte; OUT must then
+ * end in ".index.json" and the shards are written under their own names in OUT's directory. */
+
+/* 1 if path names a sharded model's index (by its name; nothing is read). */
+UW_API int uw_model_is_index(const char *path);
+
+/* Where a model call stands, passed to the progress callback after each unit of work. Bytes
+ * are those of the original tensor data (what compress reads, decompress writes, verify decodes). */
+typedef struct uw_model_progress {
+    uint64_t done, total;            /* over the whole model */
+    uint64_t file_done, file_total;  /* within the current file */
+    size_t file, files;              /* the current file (0-based) and how many (1 for a single file) */
+    const char *name;                /* its name: as the index lists it, else the path's last component */
+} uw_model_progress;
+/* Return nonzero to cancel: the call stops with UW_ERR_IO ("cancelled") and leaves no output. */
+typedef int (*uw_model_progress_fn)(void *user, const uw_model_progress *p);
+
+/* Called by uw_verify_model for each tensor that fails, with the file (shard) path, the tensor's
+ * name, its status and uw_last_error()'s detail, which names the file and the tensor. */
+typedef void (*uw_verify_fn)(void *user, const char *path, const char *tensor, uw_status s, const char *message);
+
+typedef struct uw_model_options {
+    uint32_t struct_size;            /* sizeof(uw_model_options), for ABI checks */
+    int threads;                     /* 0 = all cores (compress: replaces params.threads) */
+    int select;                      /* compress: uw_select, default UW_SELECT_ALL */
+    uw_encode_params params;         /* compress: encoder parameters */
+    uw_model_progress_fn progress;   /* may be NULL */
+    uw_verify_fn on_failure;         /* verify: may be NULL */
+    void *user;                      /* passed to progress and on_failure */
+} uw_model_options;
+
+/* Fill *o with defaults (struct_size set; as uw_compress_options_default for compress). */
+UW_API void uw_model_options_default(uw_model_options *o);
+
+/* Compress a model (o may be NULL: defaults). Every output file is written to a temporary and
+ * all are renamed into place only once every shard succeeded, the index last: on any error,
+ * cancel included, no output of this call is left and existing files keep their content.
+ * Every shard is opened and checked before the first is written. On failure uw_last_error()
+ * names the file concerned (the index, or the shard). UW_ERR_INVALID_ARG if an output would
+ * overwrite its input, for an index whose OUT does not end in ".index.json", or for an input
+ * already compressed. */
+UW_API uw_status uw_compress_model(const char *in, const char *out, const uw_model_options *o);
+
+/* Reproduce the original model byte for byte (every shard and the index) from a compressed one,
+ * with the same guarantees as uw_compress_model. UW_ERR_INVALID_ARG for an input that is not
+ * unweight-compressed. */
+UW_API uw_status uw_decompress_model(const char *in, const char *out, const uw_model_options *o);
+
+/* What uw_verify_model checked. */
+typedef struct uw_verify_result {
+    size_t files;     /* files opened and checked */
+    size_t tensors;   /* tensors checked (every tensor: blobs decoded, passthrough checksums) */
+    size_t failed;    /* tensors that failed, each reported to on_failure */
+    int complete;     /* 1: every file and tensor was checked, so a failure returned is a tensor's;
+                       * 0: the call stopped at the returned error (a file that cannot be opened or
+                       * is not compressed, memory, cancel) and uw_last_error() names the file */
+} uw_verify_result;
+
+/* Decode and check every tensor of every file of a compressed model, going on past failing
+ * tensors. Returns UW_OK only if all pass; else the first failing tensor's status, or the error
+ * that stopped the call (result->complete says which). result may be NULL. A file that is not
+ * unweight-compressed stops the call with UW_ERR_INVALID_ARG. */
+UW_API uw_status uw_verify_model(const char *path, const uw_model_options *o, uw_verify_result *result);
+
 /* ---------------------------------------------------------------- devices ----------------- */
 
 /* A backend instance on one device, and weights resident on it. The same compressed blob runs
