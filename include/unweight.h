@@ -226,11 +226,12 @@ UW_API void uw_model_options_default(uw_model_options *o);
 
 /* Compress a model (o may be NULL: defaults). Every output file is written to a temporary and
  * all are renamed into place only once every shard succeeded, the index last: on any error,
- * cancel included, no output of this call is left and existing files keep their content.
- * Every shard is opened and checked before the first is written. On failure uw_last_error()
- * names the file concerned (the index, or the shard). UW_ERR_INVALID_ARG if an output would
- * overwrite its input, for an index whose OUT does not end in ".index.json", or for an input
- * already compressed. */
+ * cancel included, no output of this call is left, and files already at the output paths keep
+ * their content (short of a failure while the finished shards are being renamed). Every shard
+ * is opened and checked before the first is written. On failure uw_last_error() names the file
+ * concerned (the index, or the shard). UW_ERR_INVALID_ARG if an output would overwrite its
+ * input, for an index whose OUT does not end in ".index.json", or for an input already
+ * compressed. */
 UW_API uw_status uw_compress_model(const char *in, const char *out, const uw_model_options *o);
 
 /* Reproduce the original model byte for byte (every shard and the index) from a compressed one,
