@@ -1,17 +1,38 @@
 /* backend.h - the backend interface: a const table of function pointers plus a probe. The
- * core never includes a vendor header; each backend registers one uw_backend. Optional members
- * may be NULL and are checked by the core. */
+ * core never includes a vendor header and names no backend; each backend defines one uw_backend
+ * and backends/registry.c lists those built. Optional members may be NULL and are checked by the
+ * core. A backend context is immutable after open, or guards what it changes, so one device may
+ * serve several threads at once (the contract in include/unweight.h). */
 #ifndef UW_BACKEND_H
 #define UW_BACKEND_H
 
 #include "blob.h"
 
-#define UW_PARAM_MAX_VALUES 8
+/* per-call parameters a backend may offer (as many as a uw_choice holds); each has at most
+ * UW_PARAM_MAX_VALUES candidate values (include/unweight.h) */
+#define UW_PARAM_MAX UW_CHOICE_MAX_PARAMS
+
 typedef struct uw_param_desc {
     const char *name;
     int nvalues;
     int values[UW_PARAM_MAX_VALUES]; /* values[0] is the default */
 } uw_param_desc;
+
+/* What one matmul call runs: a concrete pipeline (never AUTO; the core has checked that its
+ * resident form is there) and the value of each of the backend's per-call parameters, in the
+ * order of its params() list. Parameters at index nparams and above take their default
+ * (values[0] of the descriptor); nparams 0 = every one at its default. Every value given is one
+ * the descriptor offers (the core checks). */
+typedef struct uw_call {
+    uw_pipeline pipeline;
+    int nparams;
+    int values[UW_PARAM_MAX];
+} uw_call;
+
+/* the value of parameter i of a call (pd: the backend's params() list) */
+static inline int uw_call_value(const uw_call *call, const uw_param_desc *pd, int i) {
+    return i < call->nparams ? call->values[i] : pd[i].values[0];
+}
 
 typedef struct uw_backend {
     const char *name;
@@ -21,31 +42,39 @@ typedef struct uw_backend {
     uw_status (*open)(const char *spec, void **ctx);
     void (*close)(void *ctx);
     const char *(*device_name)(void *ctx);
-    /* make a parsed, checksum-verified blob resident (mask of UW_RESIDENT_*); *wh = handle */
+    /* make a parsed, checksum-verified blob resident (mask of UW_RESIDENT_*: every form asked
+     * for is held afterwards, others may be); *wh = handle */
     uw_status (*upload)(void *ctx, const uw_blob *b, unsigned resident, void **wh);
     void (*release)(void *ctx, void *wh);
     /* decode resident weights to host BF16 */
     uw_status (*decode)(void *ctx, void *wh, uint16_t *host_out);
-    /* y = x W^T with host x/y; UW_ERR_UNSUPPORTED for pipelines the backend does not offer */
-    uw_status (*matmul)(void *ctx, void *wh, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
-    /* optional (NULL = none): the tunable per-call parameters, with their candidate values; the
-     * autotuner sets them with set_param before timing (core/tuner.c) */
+    /* y = x W^T with host x/y; UW_ERR_UNSUPPORTED for pipelines the backend does not offer.
+     * May run on several threads at once with one ctx and one wh. */
+    uw_status (*matmul)(void *ctx, void *wh, const uw_call *call, const uint16_t *x, float *y, uint64_t batch);
+    /* optional (NULL = none): the tunable per-call parameters with their candidate values, fixed
+     * at open (at most UW_PARAM_MAX); the autotuner (core/tuner.c) times them through uw_call */
     const uw_param_desc *(*params)(void *ctx, int *count);
-    uw_status (*set_param)(void *ctx, const char *name, int value);
     /* optional: driver/runtime version for the tuning-cache key */
     const char *(*driver)(void *ctx);
     /* optional (NULL = UW_ERR_UNSUPPORTED): y = x W^T with x/y in device memory, enqueued on the
      * caller's stream (`stream` is the vendor's stream handle, NULL = its default stream);
      * returns without synchronising. Keep this member last: backends fill the table in order. */
-    uw_status (*matmul_dev)(void *ctx, void *wh, uw_pipeline p, const void *x_dev, void *y_dev, uint64_t batch, void *stream);
+    uw_status (*matmul_dev)(void *ctx, void *wh, const uw_call *call, const void *x_dev, void *y_dev, uint64_t batch, void *stream);
 } uw_backend;
 
-/* The objects behind the public device API (core/backend.c, core/tuner.c). */
+/* The backends built into this library, in the order `uw_backend_name` lists them (cpu first);
+ * NULL past the end. Defined by backends/registry.c, the one file that knows which exist. */
+const uw_backend *uw_backend_registry(size_t i);
+
+/* The objects behind the public device API (core/device.c, core/dispatch.c). Nothing in them
+ * changes after open/upload except `tuner` (uw_device_set_tuner, not concurrent with use). */
 struct uw_device {
     const uw_backend *be;
     void *ctx;
     char name[256];
     uw_tuner *tuner; /* consulted by UW_PIPELINE_AUTO; may be NULL */
+    const uw_param_desc *params; /* the backend's per-call parameters (fixed at open) */
+    int nparams;
 };
 
 struct uw_weights {
@@ -54,16 +83,5 @@ struct uw_weights {
     uint64_t rows, cols;
     unsigned resident;
 };
-
-extern const uw_backend uw_backend_cpu;
-#ifdef UW_WITH_OPENCL
-extern const uw_backend uw_backend_opencl;
-#endif
-#ifdef UW_WITH_CUDA
-extern const uw_backend uw_backend_cuda;
-#endif
-#ifdef UW_WITH_HIP
-extern const uw_backend uw_backend_hip;
-#endif
 
 #endif

@@ -299,11 +299,33 @@ UW_API uw_status uw_device_open(const char *backend, const char *device, uw_devi
 UW_API void uw_device_close(uw_device *d);
 /* Backend and device description, e.g. "opencl: pthread-cpu (Portable Computing Language)". */
 UW_API const char *uw_device_name(const uw_device *d);
+/* The backend's name ("cpu", "opencl", ...) and its driver/runtime version ("-" if it has none):
+ * with uw_device_name, the device part of a tuning-cache key (docs/TUNING.md). */
+UW_API const char *uw_device_backend(const uw_device *d);
+UW_API const char *uw_device_driver(const uw_device *d);
+
+/* Per-call parameters: knobs of the backend's matmul that never change its output bits (the cpu
+ * backend's `threads`, the opencl one's `wg` and `acc`; docs/TUNING.md), each with its candidate
+ * values, the first being the default. A call gets them through a uw_choice
+ * (uw_weights_matmul_choice), never by changing the device. */
+#define UW_PARAM_MAX_VALUES 8
+typedef struct uw_param_info {
+    const char *name;              /* valid while the device is open */
+    int nvalues;
+    int values[UW_PARAM_MAX_VALUES]; /* values[0] is the default */
+} uw_param_info;
+/* Number of per-call parameters of this device (0 = none). */
+UW_API int uw_device_param_count(const uw_device *d);
+/* Parameter i (0 <= i < uw_device_param_count). */
+UW_API uw_status uw_device_param_info(const uw_device *d, int i, uw_param_info *info);
 
 /* Upload a blob (host memory) once; `resident` is a mask of UW_RESIDENT_* (0 = Huffman). */
 UW_API uw_status uw_weights_upload(uw_device *d, const void *blob, size_t blob_size, unsigned resident,
                             uw_weights **out);
 UW_API void uw_weights_free(uw_weights *w);
+/* The device w lives on, and its matrix shape (rows = out, cols = in; either pointer may be NULL). */
+UW_API uw_device *uw_weights_device(const uw_weights *w);
+UW_API uw_status uw_weights_shape(const uw_weights *w, uint64_t *rows, uint64_t *cols);
 /* Decode resident weights on the device and copy the BF16 tensor to host memory. */
 UW_API uw_status uw_weights_decode(uw_weights *w, uint16_t *host_out, uint64_t elems);
 /* y = x W^T on the device, x host BF16 [batch, in], y host fp32 [batch, out]. Blocks until done.
@@ -355,16 +377,33 @@ UW_API void uw_device_set_tuner(uw_device *d, uw_tuner *t);
  * (may be NULL) receives the batch size the tuner measures the bucket with. */
 UW_API int uw_batch_bucket(uint64_t batch, uint64_t *representative);
 
-/* What AUTO runs for this weight and batch, and whether it came from the tuner. */
+/* A pipeline with values for the backend's per-call parameters: what AUTO runs for a weight and
+ * batch (uw_weights_choice), or what a caller asks for (uw_weights_matmul_choice). */
+#define UW_CHOICE_MAX_PARAMS 4
 typedef struct uw_choice {
     uw_pipeline pipeline;
     int tuned;                 /* 1: from the cache; 0: the documented default */
-    int nparams;
-    char param_names[4][32];
-    int param_values[4];
+    int nparams;               /* parameters named below (others: their default) */
+    char param_names[UW_CHOICE_MAX_PARAMS][32];
+    int param_values[UW_CHOICE_MAX_PARAMS];
     double time_us;            /* measured time of the choice (tuned only) */
 } uw_choice;
+/* What AUTO runs for this weight and batch on its device (with the device's tuner, if any). */
 UW_API uw_status uw_weights_choice(uw_weights *w, uint64_t batch, uw_choice *c);
+/* The same with tuner t (NULL: no tuner, i.e. the default), whatever the device has attached.
+ * Entries whose pipeline or parameters the device cannot run now are ignored with a warning. */
+UW_API uw_status uw_tuner_choice(uw_tuner *t, uw_weights *w, uint64_t batch, uw_choice *c);
+
+/* y = x W^T running exactly c: c->pipeline (not AUTO) with c's parameters by name, those not
+ * named at their default (nparams 0: all at their default); c->tuned and c->time_us are ignored.
+ * A name or value the device does not offer (uw_device_param_info) is UW_ERR_INVALID_ARG; a
+ * pipeline the backend does not offer or whose resident form is missing, UW_ERR_UNSUPPORTED.
+ * E.g. {.pipeline = UW_PIPELINE_FUSED_HUFFMAN, .nparams = 1, .param_names = {"threads"},
+ * .param_values = {1}} on cpu. The output bits never depend on the parameters. */
+UW_API uw_status uw_weights_matmul_choice(uw_weights *w, const uw_choice *c, const uint16_t *x, float *y, uint64_t batch);
+/* The same with x and y in device memory, as uw_weights_matmul_async. */
+UW_API uw_status uw_weights_matmul_choice_async(uw_weights *w, const uw_choice *c, const void *x_dev, void *y_dev,
+                                         uint64_t batch, void *stream);
 
 /* Tune this weight's shape for the bucket of `batch` on its device and record the result in the
  * tuner (skipped if already recorded, unless force). Needs the resident forms the pipelines use. */

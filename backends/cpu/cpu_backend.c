@@ -7,8 +7,9 @@
 #include "../../core/backend.h"
 #include "cpu_decode.h"
 
+/* fixed after open: one context serves several threads at once */
 typedef struct cpu_ctx {
-    int threads;
+    int threads; /* as opened: upload and decode; matmul takes its own from the call */
     char name[128];
     uw_param_desc params[1];
 } cpu_ctx;
@@ -33,7 +34,7 @@ static uw_status cpu_open(const char *spec, void **ctx) {
     }
     snprintf(c->name, sizeof c->name, "host, %d threads", uw_threads_resolve(c->threads));
     /* the one per-call knob: threads (default as opened; one thread can win at batch 1 on
-     * small matrices, where waking workers costs more than it saves) */
+     * small matrices, where waking workers costs more than it saves), passed in each uw_call */
     int all = uw_threads_resolve(c->threads);
     c->params[0].name = "threads";
     c->params[0].nvalues = all > 1 ? 2 : 1;
@@ -93,44 +94,40 @@ static uw_status cpu_decode(void *ctx, void *wh, uint16_t *out) {
     return uw_blob_decode(blob, size, out, w->rows * w->cols, c->threads);
 }
 
-static uw_status need(const void *p, const char *what, uw_pipeline pl) {
-    if (p) return UW_OK;
-    return uw_error_set(UW_ERR_UNSUPPORTED, "pipeline %s needs the %s form resident", uw_pipeline_name(pl), what);
-}
+/* threads for this call: the call's value of the one parameter (the core passes only values
+ * offered in c->params) */
+static int call_threads(const cpu_ctx *c, const uw_call *call) { return uw_call_value(call, c->params, 0); }
 
-static uw_status cpu_matmul(void *ctx, void *wh, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch) {
-    cpu_ctx *c = ctx;
-    cpu_w *w = wh;
-    switch (p) {
+/* the core has checked that the pipeline's resident form is here */
+static uw_status cpu_matmul(void *ctx, void *wh, const uw_call *call, const uint16_t *x, float *y, uint64_t batch) {
+    const cpu_ctx *c = ctx;
+    const cpu_w *w = wh;
+    const int threads = call_threads(c, call);
+    switch (call->pipeline) {
     case UW_PIPELINE_PLAIN_BF16:
-        UW_FORWARD_IF_ERROR(need(w->bf16, "BF16", p));
-        return uw_matmul_bf16(x, w->bf16, y, batch, w->rows, w->cols, c->threads);
+        return uw_matmul_bf16(x, w->bf16, y, batch, w->rows, w->cols, threads);
     case UW_PIPELINE_FUSED_HUFFMAN:
-        UW_FORWARD_IF_ERROR(need(w->huff, "Huffman", p));
-        return uw_matmul_blob(w->huff, w->huff_size, x, y, batch, c->threads);
+        return uw_matmul_blob(w->huff, w->huff_size, x, y, batch, threads);
     case UW_PIPELINE_PALETTE_DIRECT:
-        UW_FORWARD_IF_ERROR(need(w->pal, "palette IR", p));
-        return uw_matmul_blob(w->pal, w->pal_size, x, y, batch, c->threads);
+        return uw_matmul_blob(w->pal, w->pal_size, x, y, batch, threads);
     case UW_PIPELINE_DECODE_GEMM: {
-        UW_FORWARD_IF_ERROR(need(w->huff, "Huffman", p));
         uint16_t *scratch = malloc(w->rows * w->cols * 2);
         if (!scratch) return uw_error_set(UW_ERR_NOMEM, "out of memory for the decode scratch");
-        uw_status s = uw_blob_decode(w->huff, w->huff_size, scratch, w->rows * w->cols, c->threads);
-        if (s == UW_OK) s = uw_matmul_bf16(x, scratch, y, batch, w->rows, w->cols, c->threads);
+        uw_status s = uw_blob_decode(w->huff, w->huff_size, scratch, w->rows * w->cols, threads);
+        if (s == UW_OK) s = uw_matmul_bf16(x, scratch, y, batch, w->rows, w->cols, threads);
         free(scratch);
         return s;
     }
     case UW_PIPELINE_PALETTE_TRANSCODE: {
-        UW_FORWARD_IF_ERROR(need(w->huff, "Huffman", p));
         uint8_t *pal;
         size_t ps;
         UW_FORWARD_IF_ERROR(uw_blob_to_palette(w->huff, w->huff_size, &pal, &ps));
-        uw_status s = uw_matmul_blob(pal, ps, x, y, batch, c->threads);
+        uw_status s = uw_matmul_blob(pal, ps, x, y, batch, threads);
         free(pal);
         return s;
     }
     default:
-        return uw_error_set(UW_ERR_UNSUPPORTED, "the cpu backend does not offer pipeline %s", uw_pipeline_name(p));
+        return uw_error_set(UW_ERR_UNSUPPORTED, "the cpu backend does not offer pipeline %s", uw_pipeline_name(call->pipeline));
     }
 }
 
@@ -138,13 +135,6 @@ static const uw_param_desc *cpu_params(void *ctx, int *count) {
     cpu_ctx *c = ctx;
     *count = 1;
     return c->params;
-}
-
-static uw_status cpu_set_param(void *ctx, const char *name, int value) {
-    cpu_ctx *c = ctx;
-    if (strcmp(name, "threads") || value < 1) return uw_error_set(UW_ERR_INVALID_ARG, "cpu: no parameter %s=%d", name, value);
-    c->threads = value;
-    return UW_OK;
 }
 
 static const char *cpu_driver(void *ctx) {
@@ -164,7 +154,6 @@ const uw_backend uw_backend_cpu = {
     .decode = cpu_decode,
     .matmul = cpu_matmul,
     .params = cpu_params,
-    .set_param = cpu_set_param,
     .driver = cpu_driver,
     /* matmul_dev: host memory only */
 };

@@ -2,7 +2,8 @@
  * (core/backend.h): named UW_GPU_VENDOR, C symbol UW_GPU_BACKEND (uw_gpu.h). Host-pointer entry
  * points run on the context's own stream and block (the public API's contract); matmul_dev
  * enqueues on the caller's stream and synchronises nothing. One operation per context at a time
- * (the cuBLAS handle and the error word are per context): the lock covers host-side work only. */
+ * (the cuBLAS handle, the error word and lazily made tensor maps are per context or weight): the
+ * lock covers host-side work only. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -47,25 +48,26 @@ static uw_status be_decode(void *ctx, void *wh, uint16_t *out) {
     return s;
 }
 
-static uw_status be_matmul(void *ctx, void *wh, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch) {
+/* (no per-call parameters: call->pipeline is all a call carries here) */
+static uw_status be_matmul(void *ctx, void *wh, const uw_call *call, const uint16_t *x, float *y, uint64_t batch) {
     cu_ctx *c = (cu_ctx *)ctx;
     pthread_mutex_lock(&c->lock);
-    uw_status s = uw_cu_matmul_host(c, (cu_weights *)wh, p, x, y, batch);
+    uw_status s = uw_cu_matmul_host(c, (cu_weights *)wh, call->pipeline, x, y, batch);
     pthread_mutex_unlock(&c->lock);
     return s;
 }
 
-static uw_status be_matmul_dev(void *ctx, void *wh, uw_pipeline p, const void *x, void *y, uint64_t batch, void *stream) {
+static uw_status be_matmul_dev(void *ctx, void *wh, const uw_call *call, const void *x, void *y, uint64_t batch, void *stream) {
     cu_ctx *c = (cu_ctx *)ctx;
     pthread_mutex_lock(&c->lock);
-    uw_status s = uw_cu_matmul_dev(c, (cu_weights *)wh, p, (const uint16_t *)x, (float *)y, batch, (uw_gpu_stream)stream);
+    uw_status s = uw_cu_matmul_dev(c, (cu_weights *)wh, call->pipeline, (const uint16_t *)x, (float *)y, batch, (uw_gpu_stream)stream);
     pthread_mutex_unlock(&c->lock);
     return s;
 }
 
 /* No per-call parameters for the autotuner: the two knobs (k-split, kernel family) change the
- * fp32 accumulation order, i.e. the output bits of every pipeline, and a tuner leaves the last
- * value it tried set; they stay device-spec options (splitk=, kernel=), fixed per context. */
+ * fp32 accumulation order, i.e. the output bits of every pipeline; they stay device-spec options
+ * (splitk=, kernel=), fixed per context. */
 
 UW_GPU_NS_END
 
@@ -81,7 +83,6 @@ extern "C" const uw_backend UW_GPU_BACKEND = {
     /* decode */ be_decode,
     /* matmul */ be_matmul,
     /* params */ NULL,
-    /* set_param */ NULL,
     /* driver */ be_driver,
     /* matmul_dev */ be_matmul_dev,
 };

@@ -248,33 +248,24 @@ static uw_status run_mm(cu_ctx *c, cu_weights *w, int src, const uw_kparams *k, 
     return st;
 }
 
-static uw_status need(const void *p, const char *what, uw_pipeline pl) {
-    if (p) return UW_OK;
-    return uw_error_set(UW_ERR_UNSUPPORTED, "pipeline %s needs the %s form resident", uw_pipeline_name(pl), what);
-}
-
+/* the core has checked that p's resident form is here */
 uw_status uw_cu_matmul_dev(cu_ctx *c, cu_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch,
                            uw_gpu_stream s) {
     uw_kparams k = uw_cu_kp_base(c, w);
     switch (p) {
     case UW_PIPELINE_PLAIN_BF16:
-        UW_FORWARD_IF_ERROR(need(w->w16, "BF16", p));
         return run_mm(c, w, UW_SRC_BF16, &k, x, y, batch, s);
     case UW_PIPELINE_BLAS_BF16:
-        UW_FORWARD_IF_ERROR(need(w->w16, "BF16", p));
         return uw_cu_blas_gemm(c, w->w16, w->rows, w->cols, x, y, batch, s);
     case UW_PIPELINE_FUSED_HUFFMAN:
-        UW_FORWARD_IF_ERROR(need(w->huff, "Huffman", p));
         uw_cu_kp_huff(w, &k);
         return run_mm(c, w, UW_SRC_HUFF, &k, x, y, batch, s);
     case UW_PIPELINE_PALETTE_DIRECT: {
-        UW_FORWARD_IF_ERROR(need(w->pal, "palette IR", p));
         cu_palette pal = uw_cu_resident_palette(w);
         uw_cu_kp_palette(w, &pal, &k);
         return run_mm(c, w, UW_SRC_PAL, &k, x, y, batch, s);
     }
     case UW_PIPELINE_PALETTE_TRANSCODE: {
-        UW_FORWARD_IF_ERROR(need(w->huff, "Huffman", p));
         cu_palette pal;
         void *scratch = NULL;
         uw_status st = uw_cu_transcode(c, w, s, &pal, &scratch);
@@ -286,7 +277,6 @@ uw_status uw_cu_matmul_dev(cu_ctx *c, cu_weights *w, uw_pipeline p, const uint16
         return st;
     }
     case UW_PIPELINE_EXP_PREDECODE: {
-        UW_FORWARD_IF_ERROR(need(w->huff, "Huffman", p));
         void *exps = NULL;
         uw_status st = uw_cu_scratch(c, s, w->n, &exps);
         if (st == UW_OK) st = uw_cu_decode_huff(c, w, NULL, (uint8_t *)exps, s);
@@ -299,7 +289,6 @@ uw_status uw_cu_matmul_dev(cu_ctx *c, cu_weights *w, uw_pipeline p, const uint16
         return st;
     }
     case UW_PIPELINE_DECODE_GEMM: {
-        UW_FORWARD_IF_ERROR(need(w->huff, "Huffman", p));
         void *wd = NULL;
         uw_status st = uw_cu_scratch(c, s, w->n * 2, &wd);
         if (st == UW_OK) st = uw_cu_decode_huff(c, w, (uint16_t *)wd, NULL, s);

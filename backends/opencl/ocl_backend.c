@@ -1,6 +1,9 @@
 /* ocl_backend.c - the OpenCL backend's uw_backend table (core/backend.h): open, the autotuner's
- * parameters, and one operation at a time per device. */
-/* Operations are serialised because kernel arguments live in shared cl_kernel objects. Device
+ * per-call parameters, and one operation at a time per device. */
+/* Operations are serialised because kernel arguments live in shared cl_kernel objects (setting
+ * them is not thread-safe in OpenCL) and the error buffer is per context; the lock makes one
+ * device safe to use from several threads. The context's defaults do not change after open: a
+ * call's wg and acc come with the call (uw_call). Device
  * spec: "[P:D | name][,tile=RxC][,lanes=N][,wg=N][,acc=N][,lmem=BYTES][,retile=0|1]", or
  * UW_OPENCL_DEVICE when the spec is empty (docs/backends.md). */
 #include <stdio.h>
@@ -19,20 +22,29 @@ static void ocl_close(void *ctx) {
     free(c);
 }
 
-/* the work-group size every tile kernel can launch with on this device */
-static void settle_wg(ocl_ctx *c) {
+/* the largest work-group every tile kernel of program p can launch with on this device */
+static size_t mm_wg_cap(const ocl_ctx *c, const ocl_prog *p) {
     static const int tiled[] = {K_MM_PLAIN, K_MM_HUFF, K_MM_PAL, K_MM_EXP};
     size_t cap = c->max_wg;
     for (size_t i = 0; i < sizeof tiled / sizeof tiled[0]; i++)
-        if (c->prog->kwg[tiled[i]] < cap) cap = c->prog->kwg[tiled[i]];
-    c->wg_cap = cap;
-    c->wg = c->par.wg;
-    if (c->wg > cap) {
-        uint32_t g = 1;
-        while (g * 2 <= cap) g *= 2;
-        uw_ocl_note(c, "work-group size %u is over what the matmul kernels allow here (%zu): using %u", c->par.wg, cap, g);
-        c->wg = g;
-    }
+        if (p->kwg[tiled[i]] < cap) cap = p->kwg[tiled[i]];
+    return cap;
+}
+
+/* wg if the kernels allow it, else the largest power of two they do */
+static uint32_t fit_wg(uint32_t wg, size_t cap) {
+    if (wg <= cap) return wg;
+    uint32_t g = 1;
+    while (g * 2 <= cap) g *= 2;
+    return g;
+}
+
+/* the defaults in effect (set once, at open) */
+static void settle_wg(ocl_ctx *c) {
+    c->wg_cap = mm_wg_cap(c, c->prog);
+    c->wg = fit_wg(c->par.wg, c->wg_cap);
+    if (c->wg != c->par.wg)
+        uw_ocl_note(c, "work-group size %u is over what the matmul kernels allow here (%zu): using %u", c->par.wg, c->wg_cap, c->wg);
 }
 
 /* What the autotuner may vary per call (results do not depend on them: every output is one
@@ -107,10 +119,24 @@ static uw_status ocl_decode(void *ctx, void *wh, uint16_t *out) {
     return s;
 }
 
-static uw_status ocl_matmul(void *ctx, void *wh, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch) {
+/* The launch of one call: the program built for its `acc` (built on first use, then cached;
+ * under the lock) and its `wg` fitted to that program's kernels. */
+static uw_status call_run(ocl_ctx *c, const uw_call *call, ocl_run *r) {
+    uint32_t wg = (uint32_t)uw_call_value(call, c->params, 0), acc = (uint32_t)uw_call_value(call, c->params, 1);
+    r->prog = c->prog;
+    if (acc != c->prog->nacc) UW_FORWARD_IF_ERROR(uw_ocl_program_get(c, acc, &r->prog));
+    r->wg_cap = mm_wg_cap(c, r->prog);
+    r->wg = fit_wg(wg, r->wg_cap);
+    return UW_OK;
+}
+
+/* the core has checked that the pipeline's resident form is here */
+static uw_status ocl_matmul(void *ctx, void *wh, const uw_call *call, const uint16_t *x, float *y, uint64_t batch) {
     ocl_ctx *c = ctx;
+    ocl_run r;
     pthread_mutex_lock(&c->lock);
-    uw_status s = uw_ocl_matmul(c, wh, p, x, y, batch);
+    uw_status s = call_run(c, call, &r);
+    if (s == UW_OK) s = uw_ocl_matmul(c, wh, &r, call->pipeline, x, y, batch);
     pthread_mutex_unlock(&c->lock);
     return s;
 }
@@ -118,28 +144,6 @@ static uw_status ocl_matmul(void *ctx, void *wh, uw_pipeline p, const uint16_t *
 static const uw_param_desc *ocl_param_list(void *ctx, int *count) {
     *count = 2;
     return ((ocl_ctx *)ctx)->params;
-}
-
-static uw_status ocl_set_param(void *ctx, const char *name, int value) {
-    ocl_ctx *c = ctx;
-    uw_status s = UW_OK;
-    pthread_mutex_lock(&c->lock);
-    if (!strcmp(name, "wg") && value >= 1 && (size_t)value <= c->wg_cap) {
-        c->par.wg = (uint32_t)value;
-        settle_wg(c);
-    } else if (!strcmp(name, "acc") && value >= 1 && value <= 64) {
-        ocl_prog *p;
-        s = uw_ocl_program_get(c, (uint32_t)value, &p); /* built once per value, then cached */
-        if (s == UW_OK) {
-            c->prog = p;
-            c->par.nacc = (uint32_t)value;
-            settle_wg(c);
-        }
-    } else {
-        s = uw_error_set(UW_ERR_INVALID_ARG, "opencl: no parameter %s=%d", name, value);
-    }
-    pthread_mutex_unlock(&c->lock);
-    return s;
 }
 
 static const char *ocl_driver(void *ctx) { return ((ocl_ctx *)ctx)->driver; }
@@ -155,6 +159,5 @@ const uw_backend uw_backend_opencl = {
     .decode = ocl_decode,
     .matmul = ocl_matmul,
     .params = ocl_param_list,
-    .set_param = ocl_set_param,
     .driver = ocl_driver,
 };

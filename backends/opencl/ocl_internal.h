@@ -11,8 +11,9 @@
 
 #include "../../core/backend.h"
 
-/* Tunables. The autotuner (and the device spec string) set them; nothing in the kernels is
- * sized by a constant except the accumulator count, which is a program build option. */
+/* Tunables from the device spec string (the defaults; the autotuner varies wg and nacc per call,
+ * ocl_run); nothing in the kernels is sized by a constant except the accumulator count, which is
+ * a program build option. */
 typedef struct ocl_params {
     uint32_t tile_rows, tile_cols, lanes; /* geometry for weights whose own tile does not fit */
     uint32_t wg;       /* work-group size of the matmul and tile-parallel kernels */
@@ -46,15 +47,16 @@ typedef struct ocl_ctx {
     cl_command_queue queue;
     ocl_prog progs[OCL_MAX_PROGS];
     int nprogs;
-    ocl_prog *prog;     /* the one the current parameters use */
-    ocl_params par;     /* as requested */
-    uint32_t wg;        /* work-group size in effect (par.wg reduced to what the kernels allow) */
-    size_t wg_cap;      /* the largest work-group every matmul kernel accepts here */
+    ocl_prog *prog;     /* the default parameters' program (decode, transcode; never evicted) */
+    ocl_params par;     /* as requested at open */
+    uint32_t wg;        /* default work-group size (par.wg reduced to what the kernels allow) */
+    size_t wg_cap;      /* the largest work-group every matmul kernel of prog accepts here */
     uint64_t lmem;      /* local-memory budget in effect */
     uint64_t dev_lmem;  /* what the device reports */
     size_t max_wg;
     cl_mem err;         /* device-side error bits of the running operation */
-    pthread_mutex_t lock; /* kernels' arguments are per cl_kernel: one operation at a time */
+    pthread_mutex_t lock; /* kernels' arguments are per cl_kernel, programs built on demand, one
+                           * error buffer: one operation at a time */
     int debug;          /* UW_OPENCL_DEBUG set: notes (re-tiling, fallbacks) go to stderr */
     char name[256];
     char driver[160];
@@ -141,7 +143,13 @@ uw_status uw_ocl_transcode(ocl_ctx *c, ocl_weights *w, ocl_pal *p);
 void uw_ocl_pal_release(ocl_pal *p);
 
 /* ocl_matmul.c */
-uw_status uw_ocl_matmul(ocl_ctx *c, ocl_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
+/* one matmul's launch: its program (accumulator count) and work-group size (per call) */
+typedef struct ocl_run {
+    ocl_prog *prog;
+    uint32_t wg;
+    size_t wg_cap; /* the largest work-group prog's matmul kernels accept */
+} ocl_run;
+uw_status uw_ocl_matmul(ocl_ctx *c, ocl_weights *w, const ocl_run *r, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
 /* local memory a matmul needs for tiles of band x span elements (W tile + lookup table) */
 uint64_t uw_ocl_mm_local_bytes(uint32_t band, uint32_t span, uint32_t tab_bits);
 

@@ -8,12 +8,8 @@ uint64_t uw_ocl_mm_local_bytes(uint32_t band, uint32_t span, uint32_t tab_bits) 
     return (uint64_t)band * span * 2 + ((uint64_t)2 << tab_bits);
 }
 
-static uw_status need(int have, const char *what, uw_pipeline p) {
-    if (have) return UW_OK;
-    return uw_error_set(UW_ERR_UNSUPPORTED, "pipeline %s needs the %s form resident", uw_pipeline_name(p), what);
-}
-
 typedef struct mm_launch {
+    const ocl_prog *prog; /* the matmul kernels of this call */
     cl_mem x, y;
     cl_uint bc;
     size_t global[2], local[2];
@@ -27,7 +23,7 @@ static uw_status mm_args(ocl_ctx *c, cl_kernel k, const ocl_weights *w, mm_launc
 }
 
 static uw_status mm_pal(ocl_ctx *c, ocl_weights *w, const ocl_pal *p, mm_launch *L, uint64_t batch) {
-    cl_kernel k = c->prog->k[K_MM_PAL];
+    cl_kernel k = L->prog->k[K_MM_PAL];
     cl_mem nib = p->nib, plane = p->plane, idx = p->idx, exc = p->exc;
     UW_FORWARD_IF_ERROR(mm_args(c, k, w, L, batch));
     UW_FORWARD_IF_ERROR(uw_ocl_args(k, 11, "mUmUmUmUmu", &nib, (cl_ulong)p->o_nib, &plane, (cl_ulong)p->o_plane, &idx,
@@ -36,24 +32,23 @@ static uw_status mm_pal(ocl_ctx *c, ocl_weights *w, const ocl_pal *p, mm_launch 
 }
 
 static uw_status mm_plain(ocl_ctx *c, ocl_weights *w, cl_mem wbuf, mm_launch *L, uint64_t batch) {
-    cl_kernel k = c->prog->k[K_MM_PLAIN];
+    cl_kernel k = L->prog->k[K_MM_PLAIN];
     UW_FORWARD_IF_ERROR(mm_args(c, k, w, L, batch));
     UW_FORWARD_IF_ERROR(uw_ocl_args(k, 11, "m", &wbuf));
     return uw_ocl_run(c, k, 2, L->global, L->local, "uw_mm_plain");
 }
 
+/* the core has checked that p's resident form is here; decode and transcode steps run with the
+ * context's default program and work-group size, the matmul kernel with the call's */
 static uw_status run_pipeline(ocl_ctx *c, ocl_weights *w, uw_pipeline p, mm_launch *L, uint64_t batch) {
     const uw_blob *b = &w->hb;
     uw_status s;
     switch (p) {
     case UW_PIPELINE_PLAIN_BF16:
-        UW_FORWARD_IF_ERROR(need(w->bf16 != NULL, "BF16", p));
         return mm_plain(c, w, w->bf16, L, batch);
     case UW_PIPELINE_PALETTE_DIRECT:
-        UW_FORWARD_IF_ERROR(need(w->has_pal, "palette IR", p));
         return mm_pal(c, w, &w->pal, L, batch);
     case UW_PIPELINE_DECODE_GEMM: {
-        UW_FORWARD_IF_ERROR(need(w->huff != NULL, "Huffman", p));
         cl_mem scratch;
         UW_FORWARD_IF_ERROR(uw_ocl_buffer(c, CL_MEM_READ_WRITE, w->g.n * 2, NULL, &scratch));
         s = uw_ocl_decode_huff(c, w, scratch);
@@ -62,12 +57,11 @@ static uw_status run_pipeline(ocl_ctx *c, ocl_weights *w, uw_pipeline p, mm_laun
         return s;
     }
     case UW_PIPELINE_EXP_PREDECODE: {
-        UW_FORWARD_IF_ERROR(need(w->huff != NULL, "Huffman", p));
         cl_mem exps;
         UW_FORWARD_IF_ERROR(uw_ocl_buffer(c, CL_MEM_READ_WRITE, w->g.n, NULL, &exps));
         s = uw_ocl_exp_plane(c, w, exps, NULL);
         if (s == UW_OK) {
-            cl_kernel k = c->prog->k[K_MM_EXP];
+            cl_kernel k = L->prog->k[K_MM_EXP];
             s = mm_args(c, k, w, L, batch);
             if (s == UW_OK) s = uw_ocl_args(k, 11, "mmU", &exps, &w->huff, (cl_ulong)b->off_plane);
             if (s == UW_OK) s = uw_ocl_run(c, k, 2, L->global, L->local, "uw_mm_exp");
@@ -76,7 +70,6 @@ static uw_status run_pipeline(ocl_ctx *c, ocl_weights *w, uw_pipeline p, mm_laun
         return s;
     }
     case UW_PIPELINE_PALETTE_TRANSCODE: {
-        UW_FORWARD_IF_ERROR(need(w->huff != NULL, "Huffman", p));
         ocl_pal tp;
         UW_FORWARD_IF_ERROR(uw_ocl_transcode(c, w, &tp));
         s = mm_pal(c, w, &tp, L, batch);
@@ -84,8 +77,7 @@ static uw_status run_pipeline(ocl_ctx *c, ocl_weights *w, uw_pipeline p, mm_laun
         return s;
     }
     case UW_PIPELINE_FUSED_HUFFMAN: {
-        UW_FORWARD_IF_ERROR(need(w->huff != NULL, "Huffman", p));
-        cl_kernel k = c->prog->k[K_MM_HUFF];
+        cl_kernel k = L->prog->k[K_MM_HUFF];
         cl_uint esc = b->rare_mode == UW_RARE_ESCAPE ? b->nsym - 1u : 16u;
         UW_FORWARD_IF_ERROR(mm_args(c, k, w, L, batch));
         UW_FORWARD_IF_ERROR(uw_ocl_args(k, 11, "mUUUUUumumuuuL", &w->huff, (cl_ulong)b->off_tilebase, (cl_ulong)b->off_laneoff,
@@ -99,16 +91,17 @@ static uw_status run_pipeline(ocl_ctx *c, ocl_weights *w, uw_pipeline p, mm_laun
     }
 }
 
-uw_status uw_ocl_matmul(ocl_ctx *c, ocl_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch) {
+uw_status uw_ocl_matmul(ocl_ctx *c, ocl_weights *w, const ocl_run *r, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch) {
     mm_launch L;
     memset(&L, 0, sizeof L);
+    L.prog = r->prog;
     /* a band's rows must fit the work-group's accumulators; upload made sure of it for the
-     * parameters of that time, and a later, smaller wg x acc grows the work-group here */
-    uint64_t nacc = c->prog->nacc, wg = c->wg;
+     * default parameters, and a call's smaller wg x acc grows the work-group here */
+    uint64_t nacc = r->prog->nacc, wg = r->wg;
     if (wg * nacc < w->g.band) wg = (w->g.band + nacc - 1) / nacc;
-    if (wg > c->wg_cap)
+    if (wg > r->wg_cap)
         return uw_error_set(UW_ERR_BACKEND, "opencl: %u-row tiles need %llu work-items of %llu accumulators, the kernels allow %zu",
-                            w->g.band, (unsigned long long)wg, (unsigned long long)nacc, c->wg_cap);
+                            w->g.band, (unsigned long long)wg, (unsigned long long)nacc, r->wg_cap);
     /* batch chunk: as many batch rows as the work-group's accumulators cover for a full band */
     uint64_t per = nacc * wg / w->g.band;
     L.bc = (cl_uint)(per < 1 ? 1 : per > batch ? batch : per);
