@@ -3,7 +3,9 @@
  * points run on the context's own stream and block (the public API's contract); matmul_dev
  * enqueues on the caller's stream and synchronises nothing. One operation per context at a time
  * (the cuBLAS handle, the error word and lazily made tensor maps are per context or weight): the
- * lock covers host-side work only. */
+ * lock covers host-side work only. The runtime's current device is per host thread, so every
+ * entry point selects the context's device first: a device opened on one thread may be used on
+ * any other. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,6 +18,15 @@ UW_GPU_NS_BEGIN
 
 static uw_status be_probe(void) { return uw_cu_probe(); }
 
+/* take the context for one operation, on this thread's side: the lock, then the device */
+static uw_status enter(cu_ctx *c) {
+    pthread_mutex_lock(&c->lock);
+    uw_gpu_error e = uw_gpu_set_device(c->device);
+    if (e == UW_GPU_SUCCESS) return UW_OK;
+    pthread_mutex_unlock(&c->lock);
+    return uw_cu_fail(e, "selecting the device");
+}
+
 static uw_status be_open(const char *spec, void **ctx) { return uw_cu_open(spec, (cu_ctx **)ctx); }
 
 static void be_close(void *ctx) { uw_cu_close((cu_ctx *)ctx); }
@@ -26,7 +37,7 @@ static const char *be_driver(void *ctx) { return ((cu_ctx *)ctx)->driver; }
 
 static uw_status be_upload(void *ctx, const uw_blob *b, unsigned resident, void **wh) {
     cu_ctx *c = (cu_ctx *)ctx;
-    pthread_mutex_lock(&c->lock);
+    UW_FORWARD_IF_ERROR(enter(c));
     uw_status s = uw_cu_upload(c, b, resident, (cu_weights **)wh);
     pthread_mutex_unlock(&c->lock);
     return s;
@@ -35,6 +46,7 @@ static uw_status be_upload(void *ctx, const uw_blob *b, unsigned resident, void 
 static void be_release(void *ctx, void *wh) {
     cu_ctx *c = (cu_ctx *)ctx;
     pthread_mutex_lock(&c->lock);
+    (void)uw_gpu_set_device(c->device); /* (freeing goes on even if this fails) */
     (void)uw_gpu_stream_sync(c->stream); /* nothing of ours may still read it */
     uw_cu_weights_free((cu_weights *)wh);
     pthread_mutex_unlock(&c->lock);
@@ -42,7 +54,7 @@ static void be_release(void *ctx, void *wh) {
 
 static uw_status be_decode(void *ctx, void *wh, uint16_t *out) {
     cu_ctx *c = (cu_ctx *)ctx;
-    pthread_mutex_lock(&c->lock);
+    UW_FORWARD_IF_ERROR(enter(c));
     uw_status s = uw_cu_decode_host(c, (cu_weights *)wh, out);
     pthread_mutex_unlock(&c->lock);
     return s;
@@ -51,7 +63,7 @@ static uw_status be_decode(void *ctx, void *wh, uint16_t *out) {
 /* (no per-call parameters: call->pipeline is all a call carries here) */
 static uw_status be_matmul(void *ctx, void *wh, const uw_call *call, const uint16_t *x, float *y, uint64_t batch) {
     cu_ctx *c = (cu_ctx *)ctx;
-    pthread_mutex_lock(&c->lock);
+    UW_FORWARD_IF_ERROR(enter(c));
     uw_status s = uw_cu_matmul_host(c, (cu_weights *)wh, call->pipeline, x, y, batch);
     pthread_mutex_unlock(&c->lock);
     return s;
@@ -59,7 +71,7 @@ static uw_status be_matmul(void *ctx, void *wh, const uw_call *call, const uint1
 
 static uw_status be_matmul_dev(void *ctx, void *wh, const uw_call *call, const void *x, void *y, uint64_t batch, void *stream) {
     cu_ctx *c = (cu_ctx *)ctx;
-    pthread_mutex_lock(&c->lock);
+    UW_FORWARD_IF_ERROR(enter(c));
     uw_status s = uw_cu_matmul_dev(c, (cu_weights *)wh, call->pipeline, (const uint16_t *)x, (float *)y, batch, (uw_gpu_stream)stream);
     pthread_mutex_unlock(&c->lock);
     return s;

@@ -97,6 +97,7 @@ uw_status uw_cu_tmap_2d(const cu_ctx *c, uw_gpu_tmap *m, const void *base, uint6
 
 void uw_cu_close(cu_ctx *c) {
     if (!c) return;
+    (void)uw_gpu_set_device(c->device); /* closed on whichever thread: this device's objects */
     if (c->stream) (void)uw_gpu_stream_sync(c->stream);
     uw_cu_blas_close(c);
     uw_cu_free(c->err);
