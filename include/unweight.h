@@ -21,6 +21,30 @@ extern "C" {
 /* Library version string, e.g. "0.1.0". */
 UW_API const char *uw_version(void);
 
+/* ---------------------------------------------------------------- threads ----------------- *
+ * What may be shared between threads (tests/test_threads.c checks the matmul part, under
+ * ThreadSanitizer in CI):
+ * - Functions on separate objects (blobs, files, devices, weights, tuners) may run on any
+ *   threads at once; the library has no global mutable state.
+ * - uw_last_error() is per thread: the detail of the last failure on the calling thread.
+ * - One uw_device and the uw_weights on it may serve several threads at once for
+ *   uw_weights_matmul, uw_weights_matmul_async, uw_weights_matmul_choice[_async],
+ *   uw_weights_decode, uw_weights_choice, uw_device_name/_backend/_driver/_param_* and
+ *   uw_weights_upload* (new weights). Per-call parameters travel with each call, never on the
+ *   device; results are the same bits as on one thread. Backends that hold one queue or
+ *   kernel-argument set per device (opencl; cuda/hip per context) run such calls one at a time.
+ * - Not concurrently with any use of the same object: uw_device_close and uw_device_set_tuner
+ *   (the device), uw_weights_free (that weight).
+ * - One uw_tuner may be attached to several devices and used by several threads at once
+ *   (AUTO look-ups, uw_tuner_choice, uw_tune, uw_tuner_save, uw_tuner_entries,
+ *   uw_tuner_warning, which returns a per-thread copy): it has its own lock. Only
+ *   uw_tuner_close needs every other use to have ended, and devices it is attached to to have
+ *   detached it (uw_device_set_tuner(d, NULL)) or be closed.
+ * - One uw_file may be read by several threads at once (info, find, data, decode, verify);
+ *   uw_file_close not concurrently with them.
+ * - Blobs and host buffers passed in are only read (outputs only written) during the call.
+ * - uw_weights_matmul_async: the stream ordering rules of the backend's runtime apply. */
+
 /* ---------------------------------------------------------------- tensor blobs ------------ */
 
 typedef enum uw_codec {
