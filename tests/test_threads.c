@@ -21,6 +21,8 @@ static uw_device *dev;
 static uw_tuner *tuner;
 static uw_weights *wt[NW];
 static uint16_t *orig[NW], *xs[NB];
+static uint8_t *blob0; /* weight 0's blob, uploaded again by the tuning thread */
+static size_t blob0_size;
 static float *ref[NW][NB];
 
 typedef struct worker {
@@ -82,12 +84,22 @@ static void *run_worker(void *arg) {
     return NULL;
 }
 
-/* tunes weight 2 at batch 1 (forced: it records an entry while the others look up) and reads
- * the tuner's warnings and size meanwhile */
+/* tunes weight 2 at batch 1 (forced: it records an entry while the others look up), uploads,
+ * runs and frees a weight of its own, and reads the tuner's warnings and size meanwhile */
 static void *run_tuning(void *arg) {
     worker *k = arg;
     uw_status s = uw_tune(tuner, wt[2], batches[0], 1);
     if (s != UW_OK) k->errors++, note(k, "uw_tune", 2, 0, s);
+    for (int i = 0; i < 3; i++) {
+        uw_weights *own = NULL;
+        float *y = malloc(batches[1] * shapes[0][0] * sizeof *y);
+        s = uw_weights_upload(dev, blob0, blob0_size, i == 1 ? UW_RESIDENT_PALETTE : UW_RESIDENT_HUFFMAN, &own);
+        if (s == UW_OK) s = uw_weights_matmul(own, UW_PIPELINE_AUTO, xs[1], y, batches[1]);
+        if (s != UW_OK) k->errors++, note(k, "upload and run a weight of its own", 0, 1, s);
+        else if (memcmp(y, ref[0][1], batches[1] * shapes[0][0] * sizeof *y)) k->mismatches++, note(k, "own weight differs", 0, 1, s);
+        uw_weights_free(own);
+        free(y);
+    }
     for (int i = 0; i < 20; i++) {
         const char *w = uw_tuner_warning(tuner);
         if (!strstr(w, "stale")) k->errors++, note(k, "the stale warning is missing", 0, 0, UW_OK);
@@ -133,7 +145,8 @@ int main(int argc, char **argv) {
         CHECK_OK(uw_tensor_encode(orig[wi], rows, cols, &p, &blob, &bs), "encode weight %d", wi);
         CHECK_OK(uw_weights_upload(dev, blob, bs, UW_RESIDENT_HUFFMAN | UW_RESIDENT_PALETTE | UW_RESIDENT_BF16, &wt[wi]),
                  "upload weight %d", wi);
-        uw_free(blob);
+        if (wi == 0) blob0 = blob, blob0_size = bs;
+        else uw_free(blob);
     }
     for (int bi = 0; bi < NB; bi++) {
         xs[bi] = malloc(batches[bi] * 257 * 2);
@@ -216,6 +229,7 @@ int main(int argc, char **argv) {
         for (int bi = 0; bi < NB; bi++) free(ref[wi][bi]);
     }
     for (int bi = 0; bi < NB; bi++) free(xs[bi]);
+    uw_free(blob0);
     uw_device_close(dev);
     T_DONE();
 }
