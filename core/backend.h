@@ -6,7 +6,7 @@
 #ifndef UW_BACKEND_H
 #define UW_BACKEND_H
 
-#include "blob.h"
+#include "../codecs/blob.h"
 
 /* per-call parameters a backend may offer (as many as a uw_choice holds); each has at most
  * UW_PARAM_MAX_VALUES candidate values (include/unweight.h) */

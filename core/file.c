@@ -12,8 +12,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
-#include "../backends/cpu/cpu_decode.h"
-#include "blob.h"
+#include "../codecs/decode.h"
 
 #define BAD(...) return uw_error_set(UW_ERR_CORRUPT, __VA_ARGS__)
 

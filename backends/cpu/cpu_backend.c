@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "../../core/backend.h"
-#include "cpu_decode.h"
+#include "../../codecs/decode.h"
 
 /* fixed after open: one context serves several threads at once */
 typedef struct cpu_ctx {

@@ -3,7 +3,7 @@
  * bit-identical results (contract C2). Built with -ffp-contract=off so no FMA changes rounding. */
 #include <stdlib.h>
 
-#include "cpu_decode.h"
+#include "../../codecs/decode.h"
 
 static inline float bf16_to_f32(uint16_t v) {
     uint32_t u = (uint32_t)v << 16;

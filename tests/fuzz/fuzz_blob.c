@@ -1,6 +1,6 @@
 /* fuzz_blob.c - libFuzzer target: the blob header/index parser on arbitrary bytes; accepted blobs
  * go through both decoders (same verdict, same bytes) and the compressed matmul (C2). */
-#include "../../backends/cpu/cpu_decode.h"
+#include "../../codecs/decode.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -1,6 +1,6 @@
 /* fuzz_huffman.c - libFuzzer target driving the Huffman stream decoders deep: geometry, a complete
  * code, then raw stream bytes or a symbol sequence encoded here (+ bit flips); see tests/fuzz/README.md. */
-#include "../../backends/cpu/cpu_decode.h"
+#include "../../codecs/decode.h"
 #include "../../codecs/bitio.h"
 #include "../../codecs/decode_steps.h"
 #include "../../codecs/huffman.h"

@@ -4,7 +4,7 @@
 #ifndef UW_CPU_DECODE_H
 #define UW_CPU_DECODE_H
 
-#include "../../core/blob.h"
+#include "blob.h"
 
 uw_status uw_cpu_decode_tile_ref(const uw_blob *b, uint64_t t, uint16_t *dst, uint64_t ld);
 /* Fast-decoder lookup table: one entry per maxlen-bit window, up to two exponents each. */

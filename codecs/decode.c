@@ -2,8 +2,8 @@
  * entry points and the Huffman -> palette IR transcode. */
 #include <stdlib.h>
 
-#include "../../codecs/decode_steps.h"
-#include "cpu_decode.h"
+#include "decode_steps.h"
+#include "decode.h"
 
 typedef struct dec_ctx {
     const uw_blob *b;

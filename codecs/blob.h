@@ -3,7 +3,7 @@
 #ifndef UW_BLOB_H
 #define UW_BLOB_H
 
-#include "uw_internal.h"
+#include "../core/uw_internal.h"
 
 #define UW_BLOB_MAGIC "UWTB"
 #define UW_BLOB_HEADER_BYTES 128

@@ -1,9 +1,9 @@
 /* decode_fast.c - table-driven CPU decoder: one 64-bit window per lookup, an entry yields two
  * exponents (a coded pair, or two short single codes), escapes and chunk tails take a side
  * path. Same acceptance rules as the reference decoder (checked at chunk and lane ends). */
-#include "../../codecs/decode_steps.h"
-#include "../../codecs/huffman.h"
-#include "cpu_decode.h"
+#include "decode_steps.h"
+#include "huffman.h"
+#include "decode.h"
 
 #include <stdlib.h>
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
-#include "../codecs/huffman.h"
+#include "huffman.h"
 
 /* XXH3 with run-time CPU dispatch (AVX2/AVX-512 where the CPU has them) when libxxhash offers
  * it: the same hash, about twice as fast as the SSE2 baseline on the decode path. */

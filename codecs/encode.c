@@ -2,9 +2,9 @@
  * order chosen by exact size, length-limited Huffman, tiled/laned stream, palette IR. */
 #include <stdlib.h>
 
-#include "../codecs/bitio.h"
-#include "../codecs/decode_steps.h"
-#include "../codecs/huffman.h"
+#include "bitio.h"
+#include "decode_steps.h"
+#include "huffman.h"
 #include "blob.h"
 
 #define RARE 0xFF /* symbol array marker: exponent not in the palette (verbatim mode) */

@@ -1,8 +1,8 @@
 /* decode_ref.c - the reference decoder: one bit at a time, canonical-code walk, every rule of
  * docs/FORMAT.md section 7 checked where it applies. Slow on purpose: clarity over speed. */
-#include "../../codecs/bitio.h"
-#include "../../codecs/decode_steps.h"
-#include "cpu_decode.h"
+#include "bitio.h"
+#include "decode_steps.h"
+#include "decode.h"
 
 #define BAD(...) return uw_error_set(UW_ERR_CORRUPT, __VA_ARGS__)
 
