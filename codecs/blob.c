@@ -3,19 +3,9 @@
 #include "blob.h"
 
 #define XXH_STATIC_LINKING_ONLY
-#include <stdlib.h>
 #include <xxhash.h>
 
 #include "huffman.h"
-
-/* XXH3 with run-time CPU dispatch (AVX2/AVX-512 where the CPU has them) when libxxhash offers
- * it: the same hash, about twice as fast as the SSE2 baseline on the decode path. */
-#ifdef UW_HAVE_XXH_DISPATCH
-uint64_t XXH3_64bits_dispatch(const void *input, size_t len);
-uint64_t uw_hash64(const void *p, size_t n) { return XXH3_64bits_dispatch(p, n); }
-#else
-uint64_t uw_hash64(const void *p, size_t n) { return XXH3_64bits(p, n); }
-#endif
 
 uw_status uw_blob_layout(uw_blob *b) {
     b->n = b->rows * b->cols;
@@ -79,12 +69,6 @@ uint64_t uw_blob_compute_hash(const uint8_t *blob, uint64_t payload_end) {
     XXH3_64bits_update(&st, blob, 120);
     XXH3_64bits_update(&st, blob + UW_BLOB_HEADER_BYTES, payload_end - UW_BLOB_HEADER_BYTES);
     return XXH3_64bits_digest(&st);
-}
-
-int uw_palette_index(const uw_blob *b, uint8_t e) {
-    for (uint32_t i = 0; i < b->nregular; i++)
-        if (b->palette[i] == e) return (int)i;
-    return -1;
 }
 
 static int all_zero(const uint8_t *p, uint64_t a, uint64_t e) {
@@ -273,5 +257,3 @@ uw_status uw_blob_check(const void *blob, size_t size) {
         return uw_error_set(UW_ERR_CHECKSUM, "blob: checksum mismatch (the compressed bytes are damaged)");
     return UW_OK;
 }
-
-void uw_free(void *p) { free(p); }

@@ -65,17 +65,4 @@ static inline void uw_tile_rect(const uw_blob *b, uint64_t t, uint64_t *r0, uint
 /* Bit range [begin, end) of lane j of tile t in the stream (valid after uw_blob_parse). */
 void uw_lane_bits(const uw_blob *b, uint64_t t, uint32_t j, uint64_t *begin, uint64_t *end);
 
-/* Encoder side facts for info/statistics. */
-typedef struct uw_encode_stats {
-    uint64_t hist[256]; /* exponent histogram */
-    uint64_t rare;      /* elements stored outside the palette code (verbatim/escape/exception) */
-} uw_encode_stats;
-uw_status uw_tensor_encode_ex(const uint16_t *bf16, uint64_t rows, uint64_t cols, const uw_encode_params *p,
-                              uint8_t **blob, size_t *blob_size, uw_encode_stats *stats);
-double uw_entropy_bits(const uint64_t *hist, int n);
-/* (uw_matrix_view, the 2-D view of a container tensor, is public: unweight.h) */
-
-/* Is exponent byte e one of the regular palette entries? index or -1 */
-int uw_palette_index(const uw_blob *b, uint8_t e);
-
 #endif

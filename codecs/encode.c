@@ -5,7 +5,7 @@
 #include "bitio.h"
 #include "decode_steps.h"
 #include "huffman.h"
-#include "blob.h"
+#include "encode.h"
 
 #define RARE 0xFF /* symbol array marker: exponent not in the palette (verbatim mode) */
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../codecs/blob.h"
+#include "../codecs/encode.h"
 #include "file.h"
 
 double uw_entropy_bits(const uint64_t *hist, int n) {

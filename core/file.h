@@ -75,5 +75,7 @@ void uw_file_release_stored(const uw_file *f, size_t i);
  * output in messages. f must be plain (compressed): uw_file_expect first. */
 uw_status uw_compress_write(const uw_file *f, int fd, const char *out, const uw_compress_options *o);
 uw_status uw_decompress_write(const uw_file *f, int fd, const char *out, int threads, uw_progress_fn progress, void *user);
+/* Shannon entropy in bits per symbol of a histogram of n symbols, compress.c. */
+double uw_entropy_bits(const uint64_t *hist, int n);
 
 #endif

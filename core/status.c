@@ -1,6 +1,8 @@
-/* status.c - status names and the per-thread error detail behind uw_last_error(). */
+/* status.c - status names, the per-thread error detail behind uw_last_error(), the version
+ * string and uw_free (the one deallocator for what the library hands out). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "uw_internal.h"
 
@@ -53,3 +55,5 @@ void uw_error_prefix(const char *fmt, ...) {
 }
 
 const char *uw_version(void) { return UW_VERSION_STRING; }
+
+void uw_free(void *p) { free(p); }
