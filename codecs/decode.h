@@ -1,30 +1,43 @@
-/* cpu_decode.h - CPU tile decoders: the reference (bit by bit, read it against FORMAT.md) and
- * the fast table-driven one. Each decodes tile t of a parsed blob into dst (element (r0,c0) of
- * the tile at dst[0], row stride ld elements) and rejects any stream that breaks the rules. */
-#ifndef UW_CPU_DECODE_H
-#define UW_CPU_DECODE_H
+/* decode.h - the codec's CPU decoders: the reference (bit by bit, read it against FORMAT.md)
+ * and the fast table-driven one, and the tile-row, band and whole-blob decodes built on them.
+ * A tile decoder writes tile t of a parsed blob to dst (element (r0,c0) of the tile at dst[0],
+ * row stride ld elements) and rejects any stream that breaks FORMAT.md section 7, reporting
+ * through uw_derr_status (decode_errors.h). */
+#ifndef UW_DECODE_H
+#define UW_DECODE_H
 
 #include "blob.h"
+#include "decode_steps.h"
 
-uw_status uw_cpu_decode_tile_ref(const uw_blob *b, uint64_t t, uint16_t *dst, uint64_t ld);
-/* Fast-decoder lookup table: one entry per maxlen-bit window, up to two exponents each. */
+/* The fast decoder's tables of one Huffman blob, derived from its decode table
+ * (decode_table.h) once per blob: e[] one code per lookup, m[] every whole code of a 12-bit
+ * window (decode_fast.c has their layout). Read-only once built: threads may share one. */
 typedef struct uw_fast_tab {
-    uint32_t e[1 << 12]; /* one code per lookup (escapes, chunk tails) */
-    uint64_t m[1 << 12]; /* every whole code in a 12-bit window, up to 4 exponents */
+    uint32_t e[1 << UW_DT_MAX_BITS];
+    uint64_t m[1 << UW_DT_MAX_BITS];
 } uw_fast_tab;
-void uw_fast_tab_build(const uw_blob *b, uw_fast_tab *ft);
-uw_status uw_cpu_decode_tile_fast(const uw_blob *b, const uw_fast_tab *ft, uint64_t t, uint16_t *dst,
-                                  uint64_t ld);
+
+/* Build the tables of a parsed blob into a new allocation; *out = NULL for a palette-IR blob
+ * (nothing to build). Free with uw_fast_tab_free (NULL is fine). */
+uw_status uw_fast_tab_new(const uw_blob *b, uw_fast_tab **out);
+void uw_fast_tab_free(uw_fast_tab *ft);
+
+uw_status uw_codec_decode_tile_ref(const uw_blob *b, uint64_t t, uint16_t *dst, uint64_t ld);
+/* ft: uw_fast_tab_new's tables of b (ignored, may be NULL, for a palette-IR blob) */
+uw_status uw_codec_decode_tile_fast(const uw_blob *b, const uw_fast_tab *ft, uint64_t t, uint16_t *dst, uint64_t ld);
+
+/* Decode tile row `tile_row` (matrix rows [tile_row * tile_rows, + the tile's rows), every
+ * column) into band, row stride ld >= cols elements, with the fast decoder and tables ft built
+ * once per blob (NULL for a palette-IR blob). No checksum: the caller decodes part of a tensor.
+ * The CPU matmul's entry point into the codec; safe to call from several threads at once. */
+uw_status uw_codec_decode_band(const uw_blob *b, const uw_fast_tab *ft, uint64_t tile_row, uint16_t *band, uint64_t ld);
 
 /* Decode the tiles of tile rows [ti0, ti1) into out, which holds matrix rows
- * [ti0 * tile_rows, min(ti1 * tile_rows, rows)) row-major; no checksum. */
-uw_status uw_cpu_decode_tile_rows(const uw_blob *b, uint64_t ti0, uint64_t ti1, uint16_t *out, int threads, int fast);
+ * [ti0 * tile_rows, min(ti1 * tile_rows, rows)) row-major; tile-parallel on `threads` threads
+ * (0 = all cores); fast = 0 uses the reference decoder. No checksum. */
+uw_status uw_codec_decode_rows(const uw_blob *b, uint64_t ti0, uint64_t ti1, uint16_t *out, int threads, int fast);
 
-/* Decode a whole parsed blob with tile-parallel threads; fast=0 uses the reference. Checks
- * the tensor checksum. */
-uw_status uw_cpu_decode_blob(const uw_blob *b, uint16_t *out, int threads, int fast);
-
-/* Decode tile row ti (all column tiles) into band[tr x cols]. */
-uw_status uw_cpu_decode_band(const uw_blob *b, uint64_t ti, uint16_t *band);
+/* Decode a whole parsed blob (as uw_codec_decode_rows) and check the tensor checksum. */
+uw_status uw_codec_decode_blob(const uw_blob *b, uint16_t *out, int threads, int fast);
 
 #endif

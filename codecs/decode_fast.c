@@ -1,16 +1,16 @@
 /* decode_fast.c - table-driven CPU decoder: one 64-bit window per lookup, an entry yields two
  * exponents (a coded pair, or two short single codes), escapes and chunk tails take a side
- * path. Same acceptance rules as the reference decoder (checked at chunk and lane ends). */
-#include "decode_steps.h"
-#include "huffman.h"
-#include "decode.h"
-
+ * path. Same acceptance rules as the reference decoder (checked at chunk and lane ends). Its
+ * tables are derived from the shared decode table (decode_table.h) once per blob. */
 #include <stdlib.h>
 
-#define BAD(...) return uw_error_set(UW_ERR_CORRUPT, __VA_ARGS__)
+#include "decode.h"
+#include "decode_errors.h"
+#include "decode_table.h"
 
-/* Entry layout: the shift count sits in the low bits so the hot loop uses it without a mask
- * dance; the two exponents are one 16-bit store. */
+/* Wide entries, derived from the decode table (decode_steps.h) by fast_tab_derive below; their
+ * layout is private to this file. e[]: the shift count sits in the low bits so the hot loop uses
+ * it without a mask dance; the two exponents are one 16-bit store. */
 #define F_TOT(e) ((e) & 0xF)              /* bits consumed by the whole entry */
 #define F_CNT(e) (((e) >> 4) & 3)         /* exponents it yields: 1 or 2 */
 #define F_EXP0(e) (((e) >> 8) & 0xFF)
@@ -22,35 +22,32 @@
 
 #define M_ESC ((uint64_t)1 << 40) /* multi entry: the first code is (or holds) an escape */
 
+/* a lane broke rule `bits` of FORMAT.md section 7 */
+#define BAD_LANE(bits, t, j) return uw_derr_status((bits), "blob: tile %llu lane %u", (unsigned long long)(t), (unsigned)(j))
+
 static inline uint32_t mk_entry(uint32_t x0, uint32_t x1, uint32_t tot, uint32_t len1, uint32_t cnt) {
     return tot | (cnt << 4) | (x0 << 8) | (x1 << 16) | (len1 << 24);
 }
 
-void uw_fast_tab_build(const uw_blob *b, uw_fast_tab *ft) {
-    uint16_t tab[1 << 12];
-    uint32_t size = 1u << b->maxlen, esc = b->rare_mode == UW_RARE_ESCAPE ? b->nsym - 1u : 0xFFFFu;
-    if (b->single >= 0) {
-        tab[0] = (uint16_t)(b->single | 0x8000);
-    } else {
-        uw_huff_table(b->len, (int)b->alphabet, b->maxlen, tab);
-    }
+/* e[] and m[] from the decode table dt (2^maxlen entries), reading it only through its
+ * accessors: an entry yields two exponents (a coded pair, or two short single codes) where it
+ * can; escapes and chunk tails take the single-code path. */
+static void fast_tab_derive(const uw_blob *b, const uint32_t *dt, uw_fast_tab *ft) {
+    uint32_t size = 1u << b->maxlen;
     for (uint32_t i = 0; i < size; i++) {
-        uint32_t s = uw_entry_sym(tab[i]), l = uw_entry_len(tab[i]), e;
+        uint32_t d = dt[i], l = uw_dt_len(d), e;
         if (b->order == 2) {
-            uint32_t a = s / b->nsym, c = s % b->nsym;
-            e = mk_entry(b->palette[a], b->palette[c], l, l, 2);
-            if (a == esc) e |= F_ESC0;
-            if (c == esc) e |= F_ESC1;
-            if (c == 0) e |= F_PADOK;
+            e = mk_entry(uw_dt_exp_a(d), uw_dt_exp_b(d), l, l, 2);
+            if (uw_dt_esc_a(d)) e |= F_ESC0;
+            if (uw_dt_esc_b(d)) e |= F_ESC1;
+            if (uw_dt_b(d) == 0) e |= F_PADOK;
         } else {
-            e = mk_entry(b->palette[s], 0, l, l, 1);
-            if (s == esc) {
+            e = mk_entry(uw_dt_exp_a(d), 0, l, l, 1);
+            if (uw_dt_esc_a(d)) {
                 e |= F_ESC0;
             } else if (b->single < 0) {
-                uint16_t t2 = tab[i >> l];
-                uint32_t s2 = uw_entry_sym(t2), l2 = uw_entry_len(t2);
-                if (l + l2 <= b->maxlen && s2 != esc)
-                    e = mk_entry(b->palette[s], b->palette[s2], l + l2, l, 2);
+                uint32_t d2 = dt[i >> l], l2 = uw_dt_len(d2);
+                if (l + l2 <= b->maxlen && !uw_dt_esc_a(d2)) e = mk_entry(uw_dt_exp_a(d), uw_dt_exp_a(d2), l + l2, l, 2);
             }
         }
         ft->e[i] = e;
@@ -58,27 +55,39 @@ void uw_fast_tab_build(const uw_blob *b, uw_fast_tab *ft) {
     /* Multi-code entries over a fixed 12-bit window (shorter codes replicate), so the hot loop
      * masks with a constant: exponents in bits 8..39, bits consumed in 0..3, count in 4..6;
      * packing stops before an escape, and an entry that starts with one is flagged. */
-    uint32_t lmask = (1u << b->maxlen) - 1;
-    for (uint32_t i = 0; i < 4096; i++) {
+    uint32_t lmask = size - 1;
+    for (uint32_t i = 0; i < (1u << UW_DT_MAX_BITS); i++) {
         uint32_t pos = 0, cnt = 0, step = b->order == 2 ? 2 : 1;
         uint64_t x = 0, flag = 0;
         while (cnt + step <= 4) {
-            uint16_t t = tab[b->single >= 0 ? 0 : (i >> pos) & lmask];
-            uint32_t sy = uw_entry_sym(t), l = uw_entry_len(t);
-            if (pos + l > 12) break;
-            uint32_t a = b->order == 2 ? sy / b->nsym : sy, c = b->order == 2 ? sy % b->nsym : 0;
-            if (a == esc || (b->order == 2 && c == esc)) {
+            uint32_t d = dt[b->single >= 0 ? 0 : (i >> pos) & lmask], l = uw_dt_len(d);
+            if (pos + l > UW_DT_MAX_BITS) break;
+            if (uw_dt_esc_a(d) || uw_dt_esc_b(d)) {
                 if (!cnt) flag = M_ESC;
                 break;
             }
-            x |= (uint64_t)b->palette[a] << (8 * cnt);
-            if (b->order == 2) x |= (uint64_t)b->palette[c] << (8 * (cnt + 1));
+            x |= (uint64_t)uw_dt_exp_a(d) << (8 * cnt);
+            if (b->order == 2) x |= (uint64_t)uw_dt_exp_b(d) << (8 * (cnt + 1));
             cnt += step;
             pos += l;
         }
         ft->m[i] = pos | ((uint64_t)cnt << 4) | (x << 8) | flag;
     }
 }
+
+uw_status uw_fast_tab_new(const uw_blob *b, uw_fast_tab **out) {
+    *out = NULL;
+    if (b->codec != UW_CODEC_HUFFMAN) return UW_OK;
+    uw_fast_tab *ft = malloc(sizeof *ft);
+    UW_RETURN_ERROR_IF(!ft, UW_ERR_NOMEM, "decoder: out of memory");
+    uint32_t dt[1 << UW_DT_MAX_BITS];
+    uw_dtab_build(b, dt);
+    fast_tab_derive(b, dt, ft);
+    *out = ft;
+    return UW_OK;
+}
+
+void uw_fast_tab_free(uw_fast_tab *ft) { free(ft); }
 
 typedef struct rd {
     const uint8_t *p;   /* stream base */
@@ -216,8 +225,8 @@ static uw_status lane_rows(const tile_ctx *x, uint32_t j, uint32_t ra, uint32_t 
     for (uint32_t r = ra; r < rz; r++) {
         uint64_t p = decode_row(x->b, x->T, x->mask, &x->R, safe, *pos, end, x->tc, eb, x->dst + r * x->ld,
                                 x->plane + (x->r0 + r) * x->b->cols + x->c0);
-        if (p == UINT64_MAX) BAD("blob: tile %llu lane %u: padding symbol of an odd chunk is not 0", (unsigned long long)x->t, j);
-        if (p == UINT64_MAX - 1) BAD("blob: tile %llu lane %u runs past its end", (unsigned long long)x->t, j);
+        if (p == UINT64_MAX) BAD_LANE(UW_DERR_PAD_SYM, x->t, j);
+        if (p == UINT64_MAX - 1) BAD_LANE(UW_DERR_OVERRUN, x->t, j);
         *pos = p;
     }
     return UW_OK;
@@ -289,18 +298,18 @@ UW_NO_VECTORIZE static uw_status lane_group(const tile_ctx *x, uint32_t j0, uint
                     if (kk[l] + 8 > len) { tail = 1; continue; }
                     for (int st = 0; st < 5 && kk[l] < len; st++)
                         if (step_one(b, T, mask, &x->R, &pos[l], e0 + l * estride, &kk[l], len))
-                            BAD("blob: tile %llu lane %u: padding symbol of an odd chunk is not 0", (unsigned long long)x->t, j0 + l);
-                    if (pos[l] > end[l]) BAD("blob: tile %llu lane %u runs past its end", (unsigned long long)x->t, j0 + l);
+                            BAD_LANE(UW_DERR_PAD_SYM, x->t, j0 + l);
+                    if (pos[l] > end[l]) BAD_LANE(UW_DERR_OVERRUN, x->t, j0 + l);
                 }
                 if (tail) break;
             }
             for (int l = 0; l < G; l++) {
                 if (kk[l] < len) {
                     uint64_t p = decode_run(b, T, mask, &x->R, 1, pos[l], e0 + l * estride + kk[l], len - kk[l]);
-                    if (p == UINT64_MAX) BAD("blob: tile %llu lane %u: padding symbol of an odd chunk is not 0", (unsigned long long)x->t, j0 + l);
+                    if (p == UINT64_MAX) BAD_LANE(UW_DERR_PAD_SYM, x->t, j0 + l);
                     pos[l] = p;
                 }
-                if (pos[l] > end[l]) BAD("blob: tile %llu lane %u runs past its end", (unsigned long long)x->t, j0 + l);
+                if (pos[l] > end[l]) BAD_LANE(UW_DERR_OVERRUN, x->t, j0 + l);
             }
         }
         for (int l = 0; l < G; l++) {
@@ -313,8 +322,8 @@ UW_NO_VECTORIZE static uw_status lane_group(const tile_ctx *x, uint32_t j0, uint
     return UW_OK;
 }
 
-uw_status uw_cpu_decode_tile_fast(const uw_blob *b, const uw_fast_tab *ft, uint64_t t, uint16_t *dst, uint64_t ld) {
-    if (b->codec == UW_CODEC_PALETTE) return uw_cpu_decode_tile_ref(b, t, dst, ld);
+uw_status uw_codec_decode_tile_fast(const uw_blob *b, const uw_fast_tab *ft, uint64_t t, uint16_t *dst, uint64_t ld) {
+    if (b->codec == UW_CODEC_PALETTE) return uw_codec_decode_tile_ref(b, t, dst, ld);
     tile_ctx x;
     x.b = b;
     x.T = ft->e;
@@ -355,14 +364,14 @@ uw_status uw_cpu_decode_tile_fast(const uw_blob *b, const uw_fast_tab *ft, uint6
             uint32_t j = j0 + l;
             if (j + 1 < b->lanes) {
                 if (pos[l] != end[l])
-                    s = uw_error_set(UW_ERR_CORRUPT, "blob: tile %llu lane %u ends at bit %llu, index says %llu", (unsigned long long)t, j,
-                                     (unsigned long long)pos[l], (unsigned long long)end[l]);
+                    s = uw_derr_status(UW_DERR_LANE_END, "blob: tile %llu lane %u (ends at bit %llu, the index says %llu)",
+                                       (unsigned long long)t, j, (unsigned long long)pos[l], (unsigned long long)end[l]);
             } else {
                 if (end[l] - pos[l] >= 8)
-                    s = uw_error_set(UW_ERR_CORRUPT, "blob: tile %llu has %llu unused bits after its last lane", (unsigned long long)t,
-                                     (unsigned long long)(end[l] - pos[l]));
+                    s = uw_derr_status(UW_DERR_TILE_PAD, "blob: tile %llu (%llu unused bits after its last lane)", (unsigned long long)t,
+                                       (unsigned long long)(end[l] - pos[l]));
                 else if (end[l] > pos[l] && (peek(&x.R, pos[l]) & (((uint64_t)1 << (end[l] - pos[l])) - 1)))
-                    s = uw_error_set(UW_ERR_CORRUPT, "blob: tile %llu has nonzero padding bits", (unsigned long long)t);
+                    s = uw_derr_status(UW_DERR_TILE_PAD, "blob: tile %llu (nonzero padding bits)", (unsigned long long)t);
             }
         }
     }

@@ -1,10 +1,11 @@
 /* decode_ref.c - the reference decoder: one bit at a time, canonical-code walk, every rule of
  * docs/FORMAT.md section 7 checked where it applies. Slow on purpose: clarity over speed. */
 #include "bitio.h"
-#include "decode_steps.h"
 #include "decode.h"
+#include "decode_errors.h"
 
-#define BAD(...) return uw_error_set(UW_ERR_CORRUPT, __VA_ARGS__)
+/* the stream broke rule `bits` of FORMAT.md section 7 (decode_steps.h); where: format + values */
+#define BAD(bits, ...) return uw_derr_status((bits), __VA_ARGS__)
 
 /* Canonical decoding: codes of each length are consecutive integers, first bit = MSB of the
  * canonical code (the stream stores codes bit-reversed, LSB-first). */
@@ -53,7 +54,7 @@ static uw_status decode_palette_tile(const uw_blob *b, uint64_t t, uint16_t *dst
         for (uint32_t c = 0; c < tc; c++) {
             uint64_t i = (r0 + r) * b->cols + c0 + c;
             uint32_t v = (nib[i / 2] >> ((i & 1) * 4)) & 0xF;
-            if (v >= b->nregular) BAD("blob: palette index %u at element %llu beyond the %u-entry palette", v, (unsigned long long)i, b->nregular);
+            if (v >= b->nregular) BAD(UW_DERR_PAL_INDEX, "blob: element %llu (index %u, %u regular entries)", (unsigned long long)i, v, b->nregular);
             dst[r * ld + c] = uw_bf16_join(plane[i], b->palette[v]);
         }
     uint64_t e0 = uw_rd64(b->base + b->off_excidx + 8 * t), e1 = uw_rd64(b->base + b->off_excidx + 8 * (t + 1));
@@ -61,16 +62,16 @@ static uw_status decode_palette_tile(const uw_blob *b, uint64_t t, uint16_t *dst
     for (uint64_t k = e0; k < e1; k++) {
         uint32_t x = uw_rd32(b->base + b->off_exc + 4 * k);
         uint32_t pos = x >> 8, r = pos / tc, c = pos % tc;
-        if ((int64_t)pos <= prev || pos >= (uint64_t)tr * tc) BAD("blob: exception %llu of tile %llu at position %u out of order or range", (unsigned long long)k, (unsigned long long)t, pos);
+        if ((int64_t)pos <= prev || pos >= (uint64_t)tr * tc) BAD(UW_DERR_EXC_ORDER, "blob: tile %llu exception %llu (position %u)", (unsigned long long)t, (unsigned long long)k, pos);
         prev = pos;
         uint64_t i = (r0 + r) * b->cols + c0 + c;
-        if ((nib[i / 2] >> ((i & 1) * 4)) & 0xF) BAD("blob: exception position %llu has a nonzero palette index", (unsigned long long)i);
+        if ((nib[i / 2] >> ((i & 1) * 4)) & 0xF) BAD(UW_DERR_EXC_NIBBLE, "blob: element %llu", (unsigned long long)i);
         dst[r * ld + c] = uw_bf16_join(plane[i], (uint8_t)x);
     }
     return UW_OK;
 }
 
-uw_status uw_cpu_decode_tile_ref(const uw_blob *b, uint64_t t, uint16_t *dst, uint64_t ld) {
+uw_status uw_codec_decode_tile_ref(const uw_blob *b, uint64_t t, uint16_t *dst, uint64_t ld) {
     if (b->codec == UW_CODEC_PALETTE) return decode_palette_tile(b, t, dst, ld);
     canon cn;
     canon_init(b, &cn);
@@ -110,7 +111,7 @@ uw_status uw_cpu_decode_tile_ref(const uw_blob *b, uint64_t t, uint16_t *dst, ui
                     if (b->order == 2) {
                         uint32_t c2 = (uint32_t)s % b->nsym;
                         if (k + 1 == k0 + len) {
-                            if (c2 != 0) BAD("blob: tile %llu lane %u: padding symbol of an odd chunk is %u, not 0", (unsigned long long)t, j, c2);
+                            if (c2 != 0) BAD(UW_DERR_PAD_SYM, "blob: tile %llu lane %u (padding symbol %u)", (unsigned long long)t, j, c2);
                         } else {
                             int e2 = sym_exp(b, c2, &rd);
                             if (e2 < 0) goto overrun;
@@ -123,15 +124,16 @@ uw_status uw_cpu_decode_tile_ref(const uw_blob *b, uint64_t t, uint16_t *dst, ui
         /* a lane must end exactly at the next lane; the last lane of a tile within its final
          * byte, the padding bits zero */
         if (j + 1 < b->lanes) {
-            if (rd.pos != rd.end) BAD("blob: tile %llu lane %u ends at bit %llu, index says %llu", (unsigned long long)t, j, (unsigned long long)rd.pos, (unsigned long long)rd.end);
+            if (rd.pos != rd.end) BAD(UW_DERR_LANE_END, "blob: tile %llu lane %u (ends at bit %llu, the index says %llu)", (unsigned long long)t, j,
+                       (unsigned long long)rd.pos, (unsigned long long)rd.end);
         } else {
-            if (rd.end - rd.pos >= 8) BAD("blob: tile %llu has %llu unused bits after its last lane", (unsigned long long)t, (unsigned long long)(rd.end - rd.pos));
+            if (rd.end - rd.pos >= 8) BAD(UW_DERR_TILE_PAD, "blob: tile %llu (%llu unused bits after its last lane)", (unsigned long long)t, (unsigned long long)(rd.end - rd.pos));
             while (rd.pos < rd.end)
-                if (uw_bitr_bit(&rd)) BAD("blob: tile %llu has nonzero padding bits", (unsigned long long)t);
+                if (uw_bitr_bit(&rd)) BAD(UW_DERR_TILE_PAD, "blob: tile %llu (nonzero padding bits)", (unsigned long long)t);
         }
         continue;
     overrun:
-        BAD("blob: tile %llu lane %u runs past its end", (unsigned long long)t, j);
+        BAD(UW_DERR_OVERRUN, "blob: tile %llu lane %u", (unsigned long long)t, j);
     }
     return UW_OK;
 }

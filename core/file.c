@@ -313,7 +313,7 @@ uw_status uw_file_decode(const uw_file *f, size_t i, void *dst, size_t dst_size,
         s = uw_error_set(UW_ERR_CORRUPT, "blob holds %llu elements, the original shape %llu", (unsigned long long)b.n, (unsigned long long)e->orig->numel);
     if (s == UW_OK && uw_blob_compute_hash(data, b.payload_end) != b.blob_hash)
         s = uw_error_set(UW_ERR_CHECKSUM, "blob checksum mismatch (the compressed bytes are damaged)");
-    if (s == UW_OK) s = uw_cpu_decode_blob(&b, dst, threads, 1);
+    if (s == UW_OK) s = uw_codec_decode_blob(&b, dst, threads, 1);
     if (s != UW_OK) uw_error_prefix("%s: tensor '%s'", f->path, e->orig->name);
     return s;
 }
@@ -350,7 +350,7 @@ uw_status uw_file_decode_stream(const uw_file *f, size_t i, int threads, uw_sink
             uint64_t ti1 = ti + per < b.tiles_r ? ti + per : b.tiles_r;
             uint64_t r0 = ti * b.tile_rows, r1 = ti1 * b.tile_rows < b.rows ? ti1 * b.tile_rows : b.rows;
             uint64_t bytes = (r1 - r0) * b.cols * 2;
-            s = uw_cpu_decode_tile_rows(&b, ti, ti1, buf, threads, 1);
+            s = uw_codec_decode_rows(&b, ti, ti1, buf, threads, 1);
             if (s == UW_OK) XXH3_64bits_update(&st, buf, bytes);
             if (s == UW_OK && sink) s = sink(user, buf, r0 * b.cols * 2, bytes);
         }

@@ -77,7 +77,7 @@ static uw_status cpu_upload(void *ctx, const uw_blob *b, unsigned resident, void
     if (s == UW_OK && (resident & UW_RESIDENT_BF16)) {
         w->bf16 = malloc(b->n * 2);
         if (!w->bf16) s = uw_error_set(UW_ERR_NOMEM, "out of memory");
-        else s = uw_cpu_decode_blob(b, w->bf16, c->threads, 1);
+        else s = uw_codec_decode_blob(b, w->bf16, c->threads, 1);
     }
     if (s == UW_OK && !(resident & UW_RESIDENT_HUFFMAN) && w->huff) { free(w->huff); w->huff = NULL; }
     if (s != UW_OK) { cpu_release(ctx, w); return s; }

@@ -61,6 +61,7 @@ typedef struct mm_ctx {
     float *y;
     uint64_t batch, out, in, band;
     const uw_blob *b;
+    const uw_fast_tab *ft; /* the blob's decode tables, built once per call */
 } mm_ctx;
 
 static uw_status plain_task(void *ctx, uint64_t i, int worker) {
@@ -77,7 +78,7 @@ static uw_status blob_task(void *ctx, uint64_t ti, int worker) {
     uint64_t o0 = ti * b->tile_rows, nr = b->rows - o0 < b->tile_rows ? b->rows - o0 : b->tile_rows;
     uint16_t *band = malloc(nr * b->cols * 2);
     if (!band) return uw_error_set(UW_ERR_NOMEM, "matmul: out of memory for a weight band");
-    uw_status s = uw_cpu_decode_band(b, ti, band);
+    uw_status s = uw_codec_decode_band(b, m->ft, ti, band, b->cols);
     if (s == UW_OK) s = kernel(m->x, band, m->y, m->batch, m->out, m->in, o0, nr);
     free(band);
     return s;
@@ -86,7 +87,7 @@ static uw_status blob_task(void *ctx, uint64_t ti, int worker) {
 uw_status uw_matmul_bf16(const uint16_t *x, const uint16_t *w, float *y, uint64_t batch, uint64_t out, uint64_t in,
                          int threads) {
     UW_RETURN_ERROR_IF(!x || !w || !y || !batch || !out || !in, UW_ERR_INVALID_ARG, "matmul: NULL or empty argument");
-    mm_ctx m = {x, w, y, batch, out, in, 64, NULL};
+    mm_ctx m = {x, w, y, batch, out, in, 64, NULL, NULL};
     return uw_parallel_for((out + m.band - 1) / m.band, threads, plain_task, &m);
 }
 
@@ -94,6 +95,10 @@ uw_status uw_matmul_blob(const void *blob, size_t size, const uint16_t *x, float
     uw_blob b;
     UW_RETURN_ERROR_IF(!x || !y || !batch, UW_ERR_INVALID_ARG, "matmul: NULL or empty argument");
     UW_FORWARD_IF_ERROR(uw_blob_parse(blob, size, &b));
-    mm_ctx m = {x, NULL, y, batch, b.rows, b.cols, b.tile_rows, &b};
-    return uw_parallel_for(b.tiles_r, threads, blob_task, &m);
+    uw_fast_tab *ft;
+    UW_FORWARD_IF_ERROR(uw_fast_tab_new(&b, &ft));
+    mm_ctx m = {x, NULL, y, batch, b.rows, b.cols, b.tile_rows, &b, ft};
+    uw_status s = uw_parallel_for(b.tiles_r, threads, blob_task, &m);
+    uw_fast_tab_free(ft);
+    return s;
 }

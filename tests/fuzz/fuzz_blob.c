@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!o1 || !o2) { free(o1); free(o2); return 0; }
     memset(o1, 0xA5, b.n * 2);
     memset(o2, 0x5A, b.n * 2);
-    uw_status s1 = uw_cpu_decode_blob(&b, o1, 1, 1), s2 = uw_cpu_decode_blob(&b, o2, 1, 0);
+    uw_status s1 = uw_codec_decode_blob(&b, o1, 1, 1), s2 = uw_codec_decode_blob(&b, o2, 1, 0);
     /* CHECKSUM = the stream was accepted and decoded, only the tensor hash differs */
     FZ_REQUIRE((s1 == UW_ERR_CORRUPT) == (s2 == UW_ERR_CORRUPT), "fast (%s) and reference (%s) decoders accept the same streams",
                uw_status_name(s1), uw_status_name(s2));

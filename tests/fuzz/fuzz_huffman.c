@@ -179,7 +179,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (uw_blob_parse(blob, b.total, &pb) == UW_OK) {
             uint16_t *o1 = malloc(n * 2), *o2 = malloc(n * 2);
             if (o1 && o2) {
-                uw_status s1 = uw_cpu_decode_blob(&pb, o1, 1, 1), s2 = uw_cpu_decode_blob(&pb, o2, 1, 0);
+                uw_status s1 = uw_codec_decode_blob(&pb, o1, 1, 1), s2 = uw_codec_decode_blob(&pb, o2, 1, 0);
                 FZ_REQUIRE((s1 == UW_ERR_CORRUPT) == (s2 == UW_ERR_CORRUPT),
                            "fast (%s) and reference (%s) decoders accept the same streams", uw_status_name(s1), uw_status_name(s2));
                 if (s1 != UW_ERR_CORRUPT) FZ_REQUIRE(!memcmp(o1, o2, n * 2), "fast and reference decoders agree bit for bit");
