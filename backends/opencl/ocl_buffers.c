@@ -1,14 +1,9 @@
 /* ocl_buffers.c - device buffers, transfers, kernel arguments and launches, and the device-side
- * error bits through which kernels report streams that break docs/FORMAT.md section 7. */
+ * error word through which kernels report streams that break docs/FORMAT.md section 7
+ * (UW_DERR_* bits, codecs/decode_steps.h). */
 #include <stdarg.h>
 
 #include "ocl_internal.h"
-
-/* bits the kernels set (kernels/common.cl uses the same values) */
-static const char *const err_bits[] = {
-    "a lane runs past its end", "a lane does not end at the next lane's offset", "a padding symbol other than 0",
-    "a tile's last lane leaves 8+ bits or nonzero padding", "a palette index beyond the palette",
-    "exceptions out of order or outside their tile", "an exception at a nonzero palette index"};
 
 size_t uw_ocl_round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
@@ -101,8 +96,5 @@ uw_status uw_ocl_err_reset(ocl_ctx *c) {
 uw_status uw_ocl_err_check(ocl_ctx *c, const char *what) {
     cl_uint bits = 0;
     UW_FORWARD_IF_ERROR(uw_ocl_read(c, c->err, 0, sizeof bits, &bits));
-    if (!bits) return UW_OK;
-    for (unsigned i = 0; i < sizeof err_bits / sizeof err_bits[0]; i++)
-        if (bits & (1u << i)) return uw_error_set(UW_ERR_CORRUPT, "blob: %s: the device decoder found %s", what, err_bits[i]);
-    return uw_error_set(UW_ERR_CORRUPT, "blob: %s: the device decoder rejected the stream (0x%x)", what, bits);
+    return bits ? uw_derr_status(bits, "opencl: %s", what) : UW_OK;
 }

@@ -18,21 +18,21 @@ static size_t elem_group(const ocl_ctx *c, int kernel) {
     return g ? g : 1;
 }
 
-/* the 20 arguments every Huffman kernel starts with (kernels/decode.cl UW_HUFF_ARGS) */
+/* the 19 arguments every Huffman kernel starts with (kernels/decode.cl UW_HUFF_ARGS) */
+#define HUFF_NARGS 19
 static uw_status huff_args(ocl_ctx *c, cl_kernel k, ocl_weights *w) {
     const uw_blob *b = &w->hb;
-    cl_uint esc = b->rare_mode == UW_RARE_ESCAPE ? b->nsym - 1u : 16u;
-    return uw_ocl_args(k, 0, "mUUUUUUUuuUumumuuuLm", &w->huff, (cl_ulong)b->off_tilebase, (cl_ulong)b->off_laneoff,
+    return uw_ocl_args(k, 0, "mUUUUUUUuuUumumuuLm", &w->huff, (cl_ulong)b->off_tilebase, (cl_ulong)b->off_laneoff,
                        (cl_ulong)b->off_stream, (cl_ulong)b->off_plane, (cl_ulong)b->count, (cl_ulong)w->g.rows,
                        (cl_ulong)w->g.cols, (cl_uint)w->g.tile_rows, (cl_uint)w->g.tile_cols, (cl_ulong)w->g.tiles_c,
-                       (cl_uint)w->g.lanes, &w->table, (cl_uint)w->tab_bits, &w->meta, esc, (cl_uint)b->order,
-                       (cl_uint)b->chunk, (size_t)2 << w->tab_bits, &c->err);
+                       (cl_uint)w->g.lanes, &w->table, (cl_uint)w->tab_bits, &w->meta, (cl_uint)b->order,
+                       (cl_uint)b->chunk, (size_t)UW_DT_NARROW_BYTES << w->tab_bits, &c->err);
 }
 
 uw_status uw_ocl_decode_huff(ocl_ctx *c, ocl_weights *w, cl_mem out) {
     cl_kernel k = c->prog->k[K_DECODE_HUFF];
     UW_FORWARD_IF_ERROR(huff_args(c, k, w));
-    UW_FORWARD_IF_ERROR(uw_ocl_args(k, 20, "m", &out));
+    UW_FORWARD_IF_ERROR(uw_ocl_args(k, HUFF_NARGS, "m", &out));
     size_t local = uw_ocl_lane_group(c, K_DECODE_HUFF, w->g.lanes), global = w->g.ntiles * local;
     return uw_ocl_run(c, k, 1, &global, &local, "uw_decode_huff");
 }
@@ -41,7 +41,7 @@ uw_status uw_ocl_exp_plane(ocl_ctx *c, ocl_weights *w, cl_mem exps, cl_mem count
     cl_kernel k = c->prog->k[K_EXP_PLANE];
     UW_FORWARD_IF_ERROR(huff_args(c, k, w));
     cl_mem cnt = counts ? counts : c->err; /* a valid argument the kernel will not touch */
-    UW_FORWARD_IF_ERROR(uw_ocl_args(k, 20, "mmu", &exps, &cnt, (cl_uint)(counts != NULL)));
+    UW_FORWARD_IF_ERROR(uw_ocl_args(k, HUFF_NARGS, "mmu", &exps, &cnt, (cl_uint)(counts != NULL)));
     size_t local = uw_ocl_lane_group(c, K_EXP_PLANE, w->g.lanes), global = w->g.ntiles * local;
     return uw_ocl_run(c, k, 1, &global, &local, "uw_exp_plane");
 }

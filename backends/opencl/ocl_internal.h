@@ -10,6 +10,9 @@
 #include <pthread.h>
 
 #include "../../core/backend.h"
+#include "../../codecs/decode_errors.h"
+#include "../../codecs/decode_table.h"
+#include "../../codecs/encode.h"
 
 /* Tunables from the device spec string (the defaults; the autotuner varies wg and nacc per call,
  * ocl_run); nothing in the kernels is sized by a constant except the accumulator count, which is
@@ -84,7 +87,7 @@ typedef struct ocl_weights {
     /* Huffman form: the whole blob (padded so that 64-bit stream peeks stay inside) */
     cl_mem huff, table;
     uw_blob hb;         /* its parsed header and section offsets (hb.base is not kept) */
-    uint32_t tab_bits;  /* log2 of the lookup table's entries (max_code_len) */
+    uint32_t tab_bits;  /* log2 of the decode table's entries (max_code_len); narrow form */
     ocl_pal pal;
     int has_pal;
     cl_mem bf16;
@@ -124,7 +127,8 @@ uw_status uw_ocl_write(ocl_ctx *c, cl_mem m, size_t off, size_t size, const void
  * L local bytes (size_t). */
 uw_status uw_ocl_args(cl_kernel k, cl_uint first, const char *fmt, ...);
 uw_status uw_ocl_run(ocl_ctx *c, cl_kernel k, cl_uint dims, const size_t *global, const size_t *local, const char *what);
-/* Clear the error bits before an operation; after it, turn set bits into UW_ERR_CORRUPT. */
+/* Clear the error word before an operation; after it, turn set UW_DERR_* bits into a status
+ * (uw_derr_status). */
 uw_status uw_ocl_err_reset(ocl_ctx *c);
 uw_status uw_ocl_err_check(ocl_ctx *c, const char *what);
 size_t uw_ocl_round_up(size_t v, size_t m);

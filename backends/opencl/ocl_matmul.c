@@ -5,7 +5,7 @@
 #include "ocl_internal.h"
 
 uint64_t uw_ocl_mm_local_bytes(uint32_t band, uint32_t span, uint32_t tab_bits) {
-    return (uint64_t)band * span * 2 + ((uint64_t)2 << tab_bits);
+    return (uint64_t)band * span * 2 + ((uint64_t)UW_DT_NARROW_BYTES << tab_bits);
 }
 
 typedef struct mm_launch {
@@ -78,12 +78,11 @@ static uw_status run_pipeline(ocl_ctx *c, ocl_weights *w, uw_pipeline p, mm_laun
     }
     case UW_PIPELINE_FUSED_HUFFMAN: {
         cl_kernel k = L->prog->k[K_MM_HUFF];
-        cl_uint esc = b->rare_mode == UW_RARE_ESCAPE ? b->nsym - 1u : 16u;
         UW_FORWARD_IF_ERROR(mm_args(c, k, w, L, batch));
-        UW_FORWARD_IF_ERROR(uw_ocl_args(k, 11, "mUUUUUumumuuuL", &w->huff, (cl_ulong)b->off_tilebase, (cl_ulong)b->off_laneoff,
+        UW_FORWARD_IF_ERROR(uw_ocl_args(k, 11, "mUUUUUumumuuL", &w->huff, (cl_ulong)b->off_tilebase, (cl_ulong)b->off_laneoff,
                                         (cl_ulong)b->off_stream, (cl_ulong)b->off_plane, (cl_ulong)b->count,
-                                        (cl_uint)w->g.lanes, &w->table, (cl_uint)w->tab_bits, &w->meta, esc,
-                                        (cl_uint)b->order, (cl_uint)b->chunk, (size_t)2 << w->tab_bits));
+                                        (cl_uint)w->g.lanes, &w->table, (cl_uint)w->tab_bits, &w->meta, (cl_uint)b->order,
+                                        (cl_uint)b->chunk, (size_t)UW_DT_NARROW_BYTES << w->tab_bits));
         return uw_ocl_run(c, k, 2, L->global, L->local, "uw_mm_huff");
     }
     default:

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../codecs/huffman.h"
+#include "../../codecs/decode.h"
 #include "ocl_internal.h"
 
 static void geom_of(const uw_blob *b, ocl_geom *g) {
@@ -50,42 +50,19 @@ static uw_status pick_geometry(ocl_ctx *c, const uw_blob *b, uint32_t bits, uint
     return UW_OK;
 }
 
-static uw_status encode_as(const uw_blob *b, const uint16_t *w, uint32_t tr, uint32_t tc, uint32_t lanes, uint8_t **blob,
-                           size_t *size) {
-    uw_encode_params p;
-    uw_encode_params_default(&p);
-    p.codec = b->codec;
-    p.tile_rows = tr;
-    p.tile_cols = tc;
-    p.lanes = b->codec == UW_CODEC_HUFFMAN ? lanes : 0;
-    if (b->codec == UW_CODEC_HUFFMAN) {
-        p.rare_mode = b->rare_mode;
-        p.sym_order = b->order;
-        p.chunk_len = b->chunk;
-    }
-    uw_status s = uw_tensor_encode(w, b->rows, b->cols, &p, blob, size);
-    if (s != UW_OK && b->codec == UW_CODEC_HUFFMAN) { /* the blob's choices may not carry over: let the encoder pick */
-        p.rare_mode = UW_RARE_AUTO;
-        p.sym_order = 0;
-        p.chunk_len = 0;
-        s = uw_tensor_encode(w, b->rows, b->cols, &p, blob, size);
-    }
-    return s;
-}
-
 /* Decode on the host and encode again with the backend's geometry and the blob's own codec
- * choices (FORMAT.md section 4.2 lets a backend re-tile on load). The new code may be longer
- * than the old (other tiles, other statistics): then the tile shrinks again. */
+ * choices (uw_blob_retile). The new code may be longer than the old (other tiles, other
+ * statistics): then the tile shrinks again. */
 static uw_status retile(ocl_ctx *c, const uw_blob *b, uint8_t **blob, size_t *size, uw_blob *nb, char *note, size_t nn) {
     uint32_t tr = clip(c->par.tile_rows, b->rows), tc = clip(c->par.tile_cols, b->cols), lanes = 0;
     uint32_t bits = b->codec == UW_CODEC_HUFFMAN ? b->maxlen : 0;
     uint16_t *w = malloc(b->n * 2);
     UW_RETURN_ERROR_IF(!w, UW_ERR_NOMEM, "opencl: out of memory to re-tile a weight");
-    uw_status s = uw_blob_decode(b->base, b->total, w, b->n, 0);
+    uw_status s = uw_codec_decode_blob(b, w, 0, 1);
     *blob = NULL;
     for (int tries = 0; s == UW_OK; tries++) {
         s = pick_geometry(c, b, bits, &tr, &tc, &lanes);
-        if (s == UW_OK) s = encode_as(b, w, tr, tc, lanes, blob, size);
+        if (s == UW_OK) s = uw_blob_retile(b, w, b->codec, tr, tc, lanes, blob, size);
         if (s == UW_OK) s = uw_blob_parse(*blob, *size, nb);
         if (s != UW_OK || fits(c, tr, tc, nb->codec == UW_CODEC_HUFFMAN ? nb->maxlen : 0)) break;
         bits = nb->maxlen;
@@ -101,22 +78,6 @@ static uw_status retile(ocl_ctx *c, const uw_blob *b, uint8_t **blob, size_t *si
     return s;
 }
 
-/* Lookup table for the device decoder: 2^max_code_len entries of symbol | length << 8, where a
- * pair symbol a * nsym + b is stored as a | b << 4 so that no kernel divides by nsym. */
-static void build_table(const uw_blob *b, uint16_t *tab) {
-    uint32_t size = 1u << b->maxlen;
-    if (b->single >= 0) {
-        tab[0] = (uint16_t)b->single;
-    } else {
-        uw_huff_table(b->len, (int)b->alphabet, b->maxlen, tab);
-    }
-    for (uint32_t i = 0; i < size; i++) {
-        uint32_t s = tab[i] & 0xFF, len = (tab[i] >> 8) & 0xF;
-        if (b->order == 2) s = s / b->nsym | (s % b->nsym) << 4;
-        tab[i] = (uint16_t)(s | len << 8);
-    }
-}
-
 static uw_status upload_huffman(ocl_ctx *c, ocl_weights *w, const uw_blob *b) {
     /* padding: the decoder peeks two aligned 32-bit words past the last stream bit */
     uint8_t *copy = calloc(1, b->total + 16);
@@ -125,10 +86,11 @@ static uw_status upload_huffman(ocl_ctx *c, ocl_weights *w, const uw_blob *b) {
     uw_status s = uw_ocl_buffer(c, CL_MEM_READ_ONLY, b->total + 16, copy, &w->huff);
     free(copy);
     UW_FORWARD_IF_ERROR(s);
-    uint16_t tab[1 << UW_HUFF_MAX_LEN];
-    build_table(b, tab);
+    /* the narrow form: local memory holds the table next to a W tile (uw_ocl_mm_local_bytes) */
+    uint16_t tab[1 << UW_DT_MAX_BITS];
+    uw_dtab_build_narrow(b, tab);
     w->tab_bits = b->maxlen;
-    return uw_ocl_buffer(c, CL_MEM_READ_ONLY, (size_t)2 << b->maxlen, tab, &w->table);
+    return uw_ocl_buffer(c, CL_MEM_READ_ONLY, (size_t)UW_DT_NARROW_BYTES << b->maxlen, tab, &w->table);
 }
 
 static uw_status upload_palette_blob(ocl_ctx *c, ocl_weights *w, const uw_blob *b) {

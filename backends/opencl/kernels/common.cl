@@ -1,17 +1,8 @@
 /* common.cl - what every kernel of the OpenCL backend shares, chiefly the lane decoder of
  * docs/FORMAT.md section 6 with its rejections. */
-/* The host compiles codecs/decode_steps.h ahead of this file: uw_bf16_join, uw_lane_row_begin
- * and uw_entry_len/sym come from there. */
+/* The host compiles codecs/decode_steps.h ahead of this file: uw_bf16_join, uw_lane_row_begin,
+ * the decode-table entry accessors (uw_dt_*) and the error bits (UW_DERR_*) come from there. */
 #pragma OPENCL FP_CONTRACT OFF
-
-/* error bits (ocl_buffers.c names them) */
-#define UW_E_OVERRUN 1u
-#define UW_E_LANE_END 2u
-#define UW_E_PADSYM 4u
-#define UW_E_TILE_PAD 8u
-#define UW_E_PAL_INDEX 16u
-#define UW_E_EXC_ORDER 32u
-#define UW_E_EXC_NIBBLE 64u
 
 /* where a lane decoder puts each exponent E */
 #define UW_EMIT_TILE 0 /* local W tile, as E << 7: the plane bits are merged in afterwards */
@@ -60,12 +51,12 @@ static inline uw_lane uw_lane_at(__global const uchar *blob, ulong off_tilebase,
 }
 
 /* Decode one lane (rows l.ra..l.rz of a tile with tc columns) and hand each exponent to the
- * `mode` sink. tab: 2^bits entries (symbol | length << 8, the symbol being a | b << 4 for the
- * pair (a, b)); pal: palette; esc: escape index or 16; chunk: verbatim chunk or 0. Returns error
- * bits (0 = the lane obeys FORMAT.md section 7 rules 8 and 9). `mode` is a literal at every call
- * site, so each kernel gets its own specialised copy. */
+ * `mode` sink. tab: 2^bits decode-table entries in their narrow form (decode_steps.h: length,
+ * palette indices, escape flags), exponents from pal, the palette; chunk: verbatim chunk or 0.
+ * Returns UW_DERR_* bits (0 = the lane obeys FORMAT.md section 7 rules 8 and 9). `mode` is a
+ * literal at every call site, so each kernel gets its own specialised copy. */
 static inline uint uw_decode_lane(int mode, uw_lane l, __global const uint *stream, __local const ushort *tab, uint bits,
-                                  const uchar *pal, uint esc, uint order, uint chunk, uint tc, __local ushort *tile,
+                                  const uchar *pal, uint order, uint chunk, uint tc, __local ushort *tile,
                                   __global ushort *out16, __global uchar *out8, __global const uchar *plane,
                                   __global const uchar *emap, ulong g0, ulong cols, uint *nexc) {
     uint mask = (1u << bits) - 1u, C = chunk ? chunk : tc;
@@ -86,11 +77,11 @@ static inline uint uw_decode_lane(int mode, uw_lane l, __global const uint *stre
         for (uint k0 = 0; k0 < tc; k0 += C) {
             uint len = min(C, tc - k0);
             if (chunk) { /* rare_mode 2: a flag bit, then either raw exponents or codes */
-                if (pos >= l.end) return UW_E_OVERRUN;
+                if (pos >= l.end) return UW_DERR_OVERRUN;
                 uint flag = (uint)uw_peek(stream, pos) & 1u;
                 pos++;
                 if (flag) {
-                    if (l.end - pos < 8ul * len) return UW_E_OVERRUN;
+                    if (l.end - pos < 8ul * len) return UW_DERR_OVERRUN;
                     for (uint k = 0; k < len; k++, pos += 8) {
                         uint e = (uint)uw_peek(stream, pos) & 0xFFu;
                         UW_RAW(e);
@@ -101,45 +92,44 @@ static inline uint uw_decode_lane(int mode, uw_lane l, __global const uint *stre
             }
             for (uint k = 0; k < len; k += order) {
                 ulong v = uw_peek(stream, pos);
-                ushort ent = tab[(uint)v & mask];
-                uint used = uw_entry_len(ent), s = uw_entry_sym(ent), a = s & 15u, e;
-                if (a == esc) {
+                uint ent = tab[(uint)v & mask], used = uw_dt_len(ent), e;
+                if (uw_dt_esc_a(ent)) {
                     e = (uint)(v >> used) & 0xFFu;
                     used += 8;
                     UW_RAW(e);
                 } else {
-                    e = pal[a];
+                    e = pal[uw_dt_a(ent)];
                 }
                 UW_EMIT(r, k0 + k, e);
                 if (order == 2) {
-                    uint b = s >> 4;
                     if (k + 1 < len) {
-                        if (b == esc) {
+                        if (uw_dt_esc_b(ent)) {
                             e = (uint)(v >> used) & 0xFFu;
                             used += 8;
                             UW_RAW(e);
                         } else {
-                            e = pal[b];
+                            e = pal[uw_dt_b(ent)];
                         }
                         UW_EMIT(r, k0 + k + 1, e);
-                    } else if (b != 0) {
-                        return UW_E_PADSYM;
+                    } else if (uw_dt_b(ent) != 0) {
+                        return UW_DERR_PAD_SYM;
                     }
                 }
                 pos += used;
-                if (pos > l.end) return UW_E_OVERRUN;
+                if (pos > l.end) return UW_DERR_OVERRUN;
             }
         }
     }
 #undef UW_EMIT
 #undef UW_RAW
-    if (!l.last) return pos == l.end ? 0 : UW_E_LANE_END;
-    if (l.end - pos >= 8) return UW_E_TILE_PAD;
-    if (l.end > pos && ((uint)uw_peek(stream, pos) & ((1u << (uint)(l.end - pos)) - 1u))) return UW_E_TILE_PAD;
+    if (!l.last) return pos == l.end ? 0 : UW_DERR_LANE_END;
+    if (l.end - pos >= 8) return UW_DERR_TILE_PAD;
+    if (l.end > pos && ((uint)uw_peek(stream, pos) & ((1u << (uint)(l.end - pos)) - 1u))) return UW_DERR_TILE_PAD;
     return 0;
 }
 
-/* Copy the lookup table and palette into the work-group (table) and the work-item (palette). */
+/* Copy the decode table (narrow form) and palette into the work-group (table) and the
+ * work-item (palette). */
 static inline void uw_load_code(__global const ushort *gtab, uint bits, __local ushort *tab, __global const uchar *meta,
                                 uchar *pal) {
     for (uint i = get_local_id(0); i < (1u << bits); i += get_local_size(0)) tab[i] = gtab[i];

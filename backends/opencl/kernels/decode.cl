@@ -6,7 +6,7 @@
     __global const uchar *blob, ulong off_tilebase, ulong off_laneoff, ulong off_stream,        \
         ulong off_plane, ulong stream_bytes, ulong rows, ulong cols, uint tile_rows,            \
         uint tile_cols, ulong tiles_c, uint lanes, __global const ushort *gtab, uint bits,      \
-        __global const uchar *meta, uint esc, uint order, uint chunk, __local ushort *tab,      \
+        __global const uchar *meta, uint order, uint chunk, __local ushort *tab,      \
         __global volatile uint *err
 
 /* tile t = group 0; lanes j = local ids (looping when there are more lanes than work-items) */
@@ -25,7 +25,7 @@ __kernel void uw_decode_huff(UW_HUFF_ARGS, __global ushort *out) {
     uint bad = 0, unused = 0;
     for (uint j = get_local_id(0); j < lanes; j += get_local_size(0)) {
         uw_lane l = uw_lane_at(blob, off_tilebase, off_laneoff, stream_bytes, ntiles, lanes, t, j, tr);
-        bad |= uw_decode_lane(UW_EMIT_BF16, l, stream, tab, bits, pal, esc, order, chunk, tc, 0, out, 0,
+        bad |= uw_decode_lane(UW_EMIT_BF16, l, stream, tab, bits, pal, order, chunk, tc, 0, out, 0,
                               blob + off_plane, meta + 16, g0, cols, &unused);
     }
     uw_flag(err, bad);
@@ -38,7 +38,7 @@ __kernel void uw_exp_plane(UW_HUFF_ARGS, __global uchar *exps, __global uint *co
     for (uint j = get_local_id(0); j < lanes; j += get_local_size(0)) {
         uw_lane l = uw_lane_at(blob, off_tilebase, off_laneoff, stream_bytes, ntiles, lanes, t, j, tr);
         uint n = 0;
-        bad |= uw_decode_lane(UW_EMIT_EXP, l, stream, tab, bits, pal, esc, order, chunk, tc, 0, 0, exps,
+        bad |= uw_decode_lane(UW_EMIT_EXP, l, stream, tab, bits, pal, order, chunk, tc, 0, 0, exps,
                               blob + off_plane, meta + 16, g0, cols, &n);
         if (want_counts) counts[t * lanes + j] = n;
     }
@@ -52,7 +52,7 @@ __kernel void uw_decode_pal(UW_PAL_ARGS, __global const uchar *meta, uint nregul
     ulong i = get_global_id(0);
     if (i >= n) return;
     uint v = (nib[i >> 1] >> ((uint)(i & 1) * 4)) & 15u;
-    if (v >= nregular) atomic_or(err, UW_E_PAL_INDEX);
+    if (v >= nregular) atomic_or(err, UW_DERR_PAL_INDEX);
     out[i] = uw_bf16_join(plane[i], meta[v]);
 }
 
@@ -68,12 +68,12 @@ __kernel void uw_decode_pal_exc(UW_PAL_ARGS, ulong rows, ulong cols, uint tile_r
     for (ulong q = idx[t]; q < idx[t + 1]; q++) {
         uint x = exc[q], p = x >> 8;
         if ((long)p <= prev || p >= tr * tc) {
-            atomic_or(err, UW_E_EXC_ORDER);
+            atomic_or(err, UW_DERR_EXC_ORDER);
             return;
         }
         prev = p;
         ulong gi = (r0 + p / tc) * cols + c0 + p % tc;
-        if ((nib[gi >> 1] >> ((uint)(gi & 1) * 4)) & 15u) atomic_or(err, UW_E_EXC_NIBBLE);
+        if ((nib[gi >> 1] >> ((uint)(gi & 1) * 4)) & 15u) atomic_or(err, UW_DERR_EXC_NIBBLE);
         out[gi] = uw_bf16_join(plane[gi], (uchar)x);
     }
 }

@@ -96,7 +96,7 @@ __kernel void uw_mm_pal(UW_MM_ARGS, UW_PAL_ARGS, __global const uchar *meta, uin
         uint r = i / tc, c = i - r * tc;
         ulong gi = (r0 + r) * cols + c0 + c;
         uint v = (nib[gi >> 1] >> ((uint)(gi & 1) * 4)) & 15u;
-        if (v >= nregular) bad |= UW_E_PAL_INDEX;
+        if (v >= nregular) bad |= UW_DERR_PAL_INDEX;
         wt[i] = uw_bf16_join(plane[gi], pal[v]);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -104,11 +104,11 @@ __kernel void uw_mm_pal(UW_MM_ARGS, UW_PAL_ARGS, __global const uchar *meta, uin
     for (ulong q = q0 + lid; q < q1; q += wg) {
         uint xv = exc[q], p = xv >> 8;
         if (p >= tr * tc || (q > q0 && (exc[q - 1] >> 8) >= p)) {
-            bad |= UW_E_EXC_ORDER;
+            bad |= UW_DERR_EXC_ORDER;
             continue;
         }
         ulong gi = (r0 + p / tc) * cols + c0 + p % tc;
-        if ((nib[gi >> 1] >> ((uint)(gi & 1) * 4)) & 15u) bad |= UW_E_EXC_NIBBLE;
+        if ((nib[gi >> 1] >> ((uint)(gi & 1) * 4)) & 15u) bad |= UW_DERR_EXC_NIBBLE;
         wt[p] = (ushort)((wt[p] & 0x807Fu) | ((xv & 0xFFu) << 7));
     }
     UW_MM_TILE_END;
@@ -119,7 +119,7 @@ __kernel void uw_mm_pal(UW_MM_ARGS, UW_PAL_ARGS, __global const uchar *meta, uin
  * exponents (E << 7), then all of them merge the plane bytes in */
 __kernel void uw_mm_huff(UW_MM_ARGS, __global const uchar *blob, ulong off_tilebase, ulong off_laneoff, ulong off_stream,
                          ulong off_plane, ulong stream_bytes, uint lanes, __global const ushort *gtab, uint bits,
-                         __global const uchar *meta, uint esc, uint order, uint chunk, __local ushort *tab) {
+                         __global const uchar *meta, uint order, uint chunk, __local ushort *tab) {
     UW_MM_SETUP;
     uchar pal[16];
     uw_load_code(gtab, bits, tab, meta, pal);
@@ -132,7 +132,7 @@ __kernel void uw_mm_huff(UW_MM_ARGS, __global const uchar *blob, ulong off_tileb
     ulong t = ti * tiles_c + tj;
     for (uint j = lid; j < lanes; j += wg) {
         uw_lane l = uw_lane_at(blob, off_tilebase, off_laneoff, stream_bytes, ntiles, lanes, t, j, tr);
-        bad |= uw_decode_lane(UW_EMIT_TILE, l, stream, tab, bits, pal, esc, order, chunk, tc, wt, 0, 0, plane, meta + 16,
+        bad |= uw_decode_lane(UW_EMIT_TILE, l, stream, tab, bits, pal, order, chunk, tc, wt, 0, 0, plane, meta + 16,
                               0, cols, &unused);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
