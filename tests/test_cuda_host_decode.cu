@@ -55,8 +55,8 @@ static int make_form(const uint8_t *blob, size_t size, form *f) {
 /* every band x k-step of a Huffman form: stage or not, generic and swizzled layouts */
 static void check_huffman(const char *what, const uint16_t *w, uint64_t rows, uint64_t cols, const form *h, uint32_t stage_cap) {
     const uw_blob *b = &h->b;
-    uint32_t *tab = (uint32_t *)malloc(sizeof(uint32_t) << b->maxlen);
-    uw_cu_build_table(b, tab);
+    uint32_t *tab = (uint32_t *)malloc((size_t)UW_DT_BYTES << b->maxlen);
+    uw_dtab_build(b, tab);
     uw_kparams p;
     memset(&p, 0, sizeof p);
     p.rows = (uint32_t)rows, p.cols = (uint32_t)cols, p.R = b->tile_rows, p.C = b->tile_cols, p.lanes = b->lanes;

@@ -1,6 +1,6 @@
 /* cuda_buffers.cu - device buffers: resident allocations (cudaMalloc), stream-ordered scratch
  * from the context's pool (no implicit synchronisation), and the error word the kernels set
- * when a stream breaks docs/FORMAT.md section 7. */
+ * when a stream breaks docs/FORMAT.md section 7 (UW_DERR_* bits, codecs/decode_steps.h). */
 #include "cuda_internal.h"
 
 UW_GPU_NS_BEGIN
@@ -46,12 +46,7 @@ uw_status uw_cu_err_check(cu_ctx *c, uw_gpu_stream s, const char *what) {
     CU_TRY(uw_gpu_stream_sync(s), what);
     if (!bits) return UW_OK;
     CU_TRY(uw_gpu_memset_async(c->err, 0, sizeof(uint32_t), s), "clearing the error word");
-    if (bits & UW_KERR_ARCH)
-        return uw_error_set(UW_ERR_BACKEND, UW_GPU_VENDOR ": %s: a kernel ran on an architecture it was not built for", what);
-    return uw_error_set(UW_ERR_CORRUPT, UW_GPU_VENDOR ": %s: the device decoder rejected the stream (%s%s%s%s%s)", what,
-                        bits & UW_KERR_LANE_END ? "lane end " : "", bits & UW_KERR_PADDING ? "tile padding " : "",
-                        bits & UW_KERR_PAD_SYM ? "padding symbol " : "", bits & UW_KERR_NIBBLE ? "palette index " : "",
-                        bits & UW_KERR_EXCEPTION ? "exception list" : "");
+    return uw_derr_status(bits, UW_GPU_VENDOR ": %s", what);
 }
 
 uw_status uw_cu_launch_check(const char *what) {

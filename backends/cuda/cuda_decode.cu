@@ -19,7 +19,7 @@ __global__ void __launch_bounds__(UW_DEC_THREADS) uw_k_decode_huff(uw_kparams p,
                                                                    uint32_t aligned) {
     extern __shared__ __align__(16) uint8_t sm[];
     uint32_t *tab = (uint32_t *)sm;
-    uint8_t *E = sm + (4u << p.tab_bits);
+    uint8_t *E = sm + ((size_t)UW_DT_BYTES << p.tab_bits);
     const uint32_t ldE = p.C + 4, tid = threadIdx.x;
     const uint8_t *plane = p.plane;
     load_table(p, tab, tid, UW_DEC_THREADS);
@@ -75,10 +75,10 @@ __global__ void uw_k_decode_pal(uw_kparams p, uint16_t *out, uint64_t n) {
         uint32_t v = p.nib[i];
         uint64_t e0 = 2 * i;
         uint32_t a = v & 15, b = v >> 4;
-        if (a >= p.nregular) err |= UW_KERR_NIBBLE;
+        if (a >= p.nregular) err |= UW_DERR_PAL_INDEX;
         out[e0] = uw_bf16_join(p.plane[e0], p.palette[a]);
         if (e0 + 1 < n) {
-            if (b >= p.nregular) err |= UW_KERR_NIBBLE;
+            if (b >= p.nregular) err |= UW_DERR_PAL_INDEX;
             out[e0 + 1] = uw_bf16_join(p.plane[e0 + 1], p.palette[b]);
         }
     }
@@ -97,11 +97,11 @@ __global__ void uw_k_decode_pal_exc(uw_kparams p, uint16_t *out) {
         for (uint64_t k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
             uint32_t x = p.exc[k], pos = x >> 8;
             if (pos >= tr * tc || (k > k0 && (p.exc[k - 1] >> 8) >= pos)) {
-                err |= UW_KERR_EXCEPTION;
+                err |= UW_DERR_EXC_ORDER;
                 continue;
             }
             uint64_t g = (uint64_t)(r0 + pos / tc) * p.cols + c0 + pos % tc;
-            if ((p.nib[g >> 1] >> ((uint32_t)(g & 1) * 4)) & 15u) err |= UW_KERR_EXCEPTION;
+            if ((p.nib[g >> 1] >> ((uint32_t)(g & 1) * 4)) & 15u) err |= UW_DERR_EXC_NIBBLE;
             out[g] = uw_bf16_join(p.plane[g], (uint8_t)x);
         }
     }
@@ -118,7 +118,7 @@ uw_status uw_cu_decode_huff(cu_ctx *c, const cu_weights *w, uint16_t *out, uint8
     UW_RETURN_ERROR_IF(!w->huff, UW_ERR_UNSUPPORTED, UW_GPU_VENDOR ": the Huffman form is not resident");
     uw_kparams k = uw_cu_kp_base(c, w);
     uw_cu_kp_huff(w, &k);
-    size_t smem = (4u << k.tab_bits) + (size_t)k.R * (k.C + 4);
+    size_t smem = ((size_t)UW_DT_BYTES << k.tab_bits) + (size_t)k.R * (k.C + 4);
     uint32_t aligned = k.cols % 8 == 0;
     unsigned grid = persistent_grid(c, (uint64_t)k.tiles_r * k.tiles_c, 16);
     if (exps) {

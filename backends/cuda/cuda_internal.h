@@ -16,10 +16,15 @@
 
 #include <pthread.h>
 
+/* uw_gpu.h first: the shared decode steps need its __host__ __device__ (HIP has no implicit
+ * runtime header) */
+#include "uw_gpu.h"
 extern "C" {
+#include "../../codecs/decode_errors.h"
+#include "../../codecs/decode_table.h"
+#include "../../codecs/encode.h"
 #include "../../core/backend.h"
 }
-#include "uw_gpu.h"
 #include "uw_kern_common.cuh"
 
 UW_GPU_NS_BEGIN
@@ -48,7 +53,7 @@ typedef struct cu_ctx {
     uw_gpu_stream stream;         /* the context's own stream (host-pointer API) */
     uw_gpu_mempool pool;          /* stream-ordered scratch */
     struct cu_blas *blas;         /* cuda_blas.cu, NULL until first used */
-    uint32_t *err;                /* device error word (UW_KERR_* bits) */
+    uint32_t *err;                /* device error word (UW_DERR_* bits) */
     void *tmap_encode;            /* cuTensorMapEncodeTiled, through the runtime's entry point */
     pthread_mutex_t lock;         /* one operation per context at a time (cuBLAS handle, scratch) */
     int debug;                    /* UW_CUDA_DEBUG set: notes on stderr */
@@ -106,8 +111,6 @@ uw_status uw_cu_launch_check(const char *what);
 /* ---- cuda_weights.cu */
 uw_status uw_cu_upload(cu_ctx *c, const uw_blob *b, unsigned resident, cu_weights **out);
 void uw_cu_weights_free(cu_weights *w);
-/* the device decode table of a parsed Huffman blob: 2^max_code_len entries (uw_kern_common.cuh) */
-void uw_cu_build_table(const uw_blob *b, uint32_t *tab);
 /* kernel parameters of a resident form */
 uw_kparams uw_cu_kp_base(const cu_ctx *c, const cu_weights *w);
 void uw_cu_kp_huff(const cu_weights *w, uw_kparams *k);

@@ -34,7 +34,7 @@ template <int BN> struct uw_gsmem {
 
 size_t uw_cu_generic_smem(int src, uint32_t bn, uint32_t C, uint32_t tab_bits) {
     size_t w = (size_t)UW_BAND * (C + 8) * 2, x = (size_t)2 * bn * (C + 8) * 2, rows = (size_t)UW_BAND * (C + 16);
-    return w + x + (src != UW_SRC_BF16 ? 2 * rows : 0) + (src == UW_SRC_HUFF ? (size_t)4 << tab_bits : 0);
+    return w + x + (src != UW_SRC_BF16 ? 2 * rows : 0) + (src == UW_SRC_HUFF ? (size_t)UW_DT_BYTES << tab_bits : 0);
 }
 
 /* 8 BF16 of row `row` (global, stride ld elements) from column c, zero past `limit` */

@@ -2,59 +2,16 @@
  * (uw_blob_decode: every rule of FORMAT.md section 7, the tensor checksum included), so the
  * device kernels run only on validated streams. Weights are kept in the backend's geometry
  * (R x C tiles, `lanes` lanes; device spec tile=/lanes=): a blob encoded that way is uploaded
- * as is, any other is re-encoded with the same codec choices (FORMAT.md section 4.2 lets a
- * backend re-tile on load). Resident forms: the Huffman blob + its decode table, the palette
- * IR (uploaded, or transcoded on the host from the Huffman blob), and plain BF16. */
+ * as is, any other is re-encoded with the same codec choices (uw_blob_retile; FORMAT.md section
+ * 4.2 lets a backend re-tile on load). Resident forms: the Huffman blob + its decode table
+ * (uw_dtab_build), the palette IR (uploaded, or transcoded on the host from the Huffman blob),
+ * and plain BF16. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cuda_internal.h"
-extern "C" {
-#include "../../codecs/huffman.h"
-}
 
 UW_GPU_NS_BEGIN
-
-static uw_status encode_as(const uw_blob *b, const uint16_t *w, int codec, uint32_t R, uint32_t C, uint32_t lanes,
-                           uint8_t **blob, size_t *size) {
-    uw_encode_params p;
-    uw_encode_params_default(&p);
-    p.codec = codec;
-    p.tile_rows = R;
-    p.tile_cols = C;
-    p.lanes = codec == UW_CODEC_HUFFMAN ? lanes : 0;
-    int same_codec = b->codec == UW_CODEC_HUFFMAN && codec == UW_CODEC_HUFFMAN;
-    if (same_codec) { /* keep the blob's choices */
-        p.rare_mode = b->rare_mode;
-        p.sym_order = b->order;
-        p.chunk_len = b->chunk;
-    }
-    uw_status s = uw_tensor_encode(w, b->rows, b->cols, &p, blob, size);
-    if (s != UW_OK && same_codec) { /* its choices may not carry over to other tiles: let the encoder pick */
-        p.rare_mode = UW_RARE_AUTO;
-        p.sym_order = 0;
-        p.chunk_len = 0;
-        s = uw_tensor_encode(w, b->rows, b->cols, &p, blob, size);
-    }
-    return s;
-}
-
-/* Device decode table (uw_kern_common.cuh): per maxlen-bit window the code's length, the
- * palette indices of its one or two exponents, escape flags and the exponents themselves. */
-void uw_cu_build_table(const uw_blob *b, uint32_t *tab) {
-    uint16_t t16[1 << UW_HUFF_MAX_LEN];
-    uint32_t size = 1u << b->maxlen;
-    if (b->single >= 0) t16[0] = (uint16_t)b->single; /* length 0: implied, no bits */
-    else uw_huff_table(b->len, (int)b->alphabet, b->maxlen, t16);
-    for (uint32_t i = 0; i < size; i++) {
-        uint32_t s = t16[i] & 0xFF, len = (t16[i] >> 8) & 0xF;
-        uint32_t a = b->order == 2 ? s / b->nsym : s, c = b->order == 2 ? s % b->nsym : 0;
-        uint32_t esc_a = b->rare_mode == UW_RARE_ESCAPE && a == b->nsym - 1u;
-        uint32_t esc_b = b->order == 2 && b->rare_mode == UW_RARE_ESCAPE && c == b->nsym - 1u;
-        uint32_t ea = a < b->nregular ? b->palette[a] : 0, eb = c < b->nregular ? b->palette[c] : 0;
-        tab[i] = len | a << 4 | c << 8 | esc_a << 12 | esc_b << 13 | ea << 16 | eb << 24;
-    }
-}
 
 /* upload host bytes into a new device buffer with `pad` zero bytes after them */
 static uw_status upload_bytes(cu_ctx *c, const void *host, size_t n, size_t pad, void **dev) {
@@ -84,16 +41,21 @@ static uw_status make_huffman(cu_ctx *c, cu_weights *w, const uw_blob *b, const 
         w->hb = *b;
         snprintf(w->note, sizeof w->note, "kept the blob's %ux%u/%u tiles", b->tile_rows, b->tile_cols, b->lanes);
     } else {
-        UW_FORWARD_IF_ERROR(encode_as(b, host16, UW_CODEC_HUFFMAN, w->R, w->C, w->lanes, own, size));
+        UW_FORWARD_IF_ERROR(uw_blob_retile(b, host16, UW_CODEC_HUFFMAN, w->R, w->C, w->lanes, own, size));
         UW_FORWARD_IF_ERROR(uw_blob_parse(*own, *size, &w->hb));
         *bytes = *own;
         snprintf(w->note, sizeof w->note, "re-tiled %ux%u/%u -> %ux%u/%u (%.3f -> %.3f bits/weight)", b->tile_rows, b->tile_cols,
                  b->lanes, w->R, w->C, w->lanes, 8.0 * (double)b->total / (double)b->n, 8.0 * (double)*size / (double)b->n);
     }
     UW_FORWARD_IF_ERROR(upload_bytes(c, *bytes, *size, 64, (void **)&w->huff));
-    uint32_t tab[1 << UW_HUFF_MAX_LEN];
-    uw_cu_build_table(&w->hb, tab);
-    UW_FORWARD_IF_ERROR(upload_bytes(c, tab, sizeof(uint32_t) << w->hb.maxlen, 0, (void **)&w->table));
+    /* the table's host copy must outlive the asynchronous copy: wait for it before freeing */
+    uint32_t *tab = (uint32_t *)malloc((size_t)UW_DT_BYTES << w->hb.maxlen);
+    UW_RETURN_ERROR_IF(!tab, UW_ERR_NOMEM, UW_GPU_VENDOR ": out of host memory for a decode table");
+    uw_dtab_build(&w->hb, tab);
+    uw_status s = upload_bytes(c, tab, (size_t)UW_DT_BYTES << w->hb.maxlen, 0, (void **)&w->table);
+    if (s == UW_OK && uw_gpu_stream_sync(c->stream) != UW_GPU_SUCCESS) s = uw_cu_fail(uw_gpu_get_last_error(), "upload");
+    free(tab);
+    UW_FORWARD_IF_ERROR(s);
     w->nexc = count_exceptions(&w->hb, host16);
     w->hb.base = NULL;
     return UW_OK;
@@ -112,7 +74,7 @@ static uw_status make_palette(cu_ctx *c, cu_weights *w, const uw_blob *b, const 
         s = uw_blob_to_palette(huff_bytes, huff_size, &own, &size);
         bytes = own;
     } else {
-        s = encode_as(b, host16, UW_CODEC_PALETTE, w->R, w->C, 1, &own, &size);
+        s = uw_blob_retile(b, host16, UW_CODEC_PALETTE, w->R, w->C, 1, &own, &size);
         bytes = own;
     }
     if (s == UW_OK) s = uw_blob_parse(bytes, size, &w->pb);

@@ -56,7 +56,7 @@ static __host__ __device__ __forceinline__ uw_hlayout uw_hopper_layout(int src, 
     L.e = L.stage + UW_H_NS * L.stage_bytes;
     uint32_t e_bytes = (src == UW_SRC_HUFF || src == UW_SRC_PAL) ? UW_H_NG * uw_up16(UW_BAND * (C + 4)) : 0;
     L.tab = L.e + e_bytes;
-    L.bar = uw_up16(L.tab + (src == UW_SRC_HUFF ? 4u << tab_bits : 0));
+    L.bar = uw_up16(L.tab + (src == UW_SRC_HUFF ? (uint32_t)UW_DT_BYTES << tab_bits : 0));
     L.total = L.bar + 8 * (2 * UW_H_NS + 2 * UW_H_NW + 2 * L.nxs) + 1024; /* + alignment of the base */
     return L;
 }
@@ -267,7 +267,7 @@ __global__ void __launch_bounds__(UW_H_THREADS, 1)
 #else
     (void)tmx;
     (void)tmw;
-    if (threadIdx.x == 0 && blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0) uw_gpu_atomic_or(p.err, UW_KERR_ARCH);
+    if (threadIdx.x == 0 && blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0) uw_gpu_atomic_or(p.err, UW_DERR_ARCH);
     (void)a;
 #endif
 }

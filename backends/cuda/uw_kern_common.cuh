@@ -22,23 +22,9 @@ UW_GPU_NS_BEGIN
  * very code the kernels run, on the CPU, against the golden vectors */
 #define UW_HD static __host__ __device__ __forceinline__
 static __host__ __device__ __forceinline__ uint32_t uw_minu(uint32_t a, uint32_t b) { return a < b ? a : b; }
-#define UW_TAB_MAX_BITS 12
-
-/* Error bits a kernel ORs into the context's error word (FORMAT.md section 7, rules 8-10). */
-#define UW_KERR_LANE_END 1u   /* a lane does not end at the next lane's offset, or overran */
-#define UW_KERR_PADDING 2u    /* nonzero tile padding bits, or 8+ unused bits in the last lane */
-#define UW_KERR_PAD_SYM 4u    /* the padding symbol of an odd order-2 chunk is not index 0 */
-#define UW_KERR_NIBBLE 8u     /* palette IR: nibble >= nregular */
-#define UW_KERR_EXCEPTION 16u /* palette IR: exception out of order or range, or over a nonzero nibble */
-#define UW_KERR_ARCH 32u      /* a kernel ran on an architecture it was not compiled for */
-
-/* Decode-table entry (device form, built by cuda_weights.cu from the canonical code):
- *   bits 0-3 code length, 4-7 first palette index a, 8-11 second index b (order 2),
- *   bit 12 a is the escape, bit 13 b is the escape, 16-23 palette[a], 24-31 palette[b]. */
-#define UW_TE_LEN(e) ((e) & 15u)
-#define UW_TE_B(e) (((e) >> 8) & 15u)
-#define UW_TE_ESC_A 0x1000u
-#define UW_TE_ESC_B 0x2000u
+/* The decode table's entries (uw_dt_*, built on upload by uw_dtab_build) and the error bits a
+ * kernel ORs into the context's error word (UW_DERR_*) are codecs/decode_steps.h's, shared with
+ * the CPU decoder and the OpenCL kernels. */
 
 /* One resident weight as the kernels see it (passed by value). */
 typedef struct uw_kparams {
@@ -48,7 +34,7 @@ typedef struct uw_kparams {
     /* Huffman form: the blob on the device (padded by 64 zero bytes) */
     const uint8_t *blob;
     uint64_t off_tilebase, off_laneoff, off_stream, stream_bytes;
-    const uint32_t *table;        /* 2^tab_bits entries */
+    const uint32_t *table;        /* 2^tab_bits decode-table entries (codecs/decode_steps.h) */
     uint32_t tab_bits, order, rare_mode, chunk; /* chunk: verbatim chunk length or 0 */
     /* the sign/mantissa plane (the Huffman or the palette blob's) */
     const uint8_t *plane;
@@ -167,7 +153,7 @@ struct uw_bitreader {
  * is its tile's last lane (which may end with up to 7 zero padding bits). Chunks: verbatim (flag
  * bit, then raw bytes), or codes of one (order 1) or two (order 2; an odd chunk's last pair pads
  * with index 0) palette indices, each escape index followed by its raw exponent byte.
- * tab: 2^tab_bits device-form entries (shared memory). Returns UW_KERR_* bits. */
+ * tab: 2^tab_bits decode-table entries (shared memory). Returns UW_DERR_* bits. */
 UW_HD uint32_t uw_decode_lane(uint32_t tab_bits, uint32_t order, uint32_t chunk,
                                                           const uint32_t *UW_GPU_RESTRICT tab, const uint32_t *words,
                                                           uint64_t begin, uint64_t end, bool last, uint32_t nrows,
@@ -197,31 +183,31 @@ UW_HD uint32_t uw_decode_lane(uint32_t tab_bits, uint32_t order, uint32_t chunk,
             for (uint32_t k = k0; k < kend; k += order) {
                 br.refill();
                 uint32_t e = tab[br.peek(mask)];
-                br.skip(UW_TE_LEN(e));
-                uint32_t x0 = (e >> 16) & 0xFF;
-                if (e & UW_TE_ESC_A) x0 = br.take8();
+                br.skip(uw_dt_len(e));
+                uint32_t x0 = uw_dt_exp_a(e);
+                if (uw_dt_esc_a(e)) x0 = br.take8();
                 er[k] = (uint8_t)x0;
                 if (order2) {
                     if (k + 1 == kend) {
-                        if (UW_TE_B(e) != 0) err |= UW_KERR_PAD_SYM;
+                        if (uw_dt_b(e) != 0) err |= UW_DERR_PAD_SYM;
                     } else {
-                        uint32_t x1 = e >> 24;
-                        if (e & UW_TE_ESC_B) x1 = br.take8();
+                        uint32_t x1 = uw_dt_exp_b(e);
+                        if (uw_dt_esc_b(e)) x1 = br.take8();
                         er[k + 1] = (uint8_t)x1;
                     }
                 }
             }
         }
     }
-    if (!last) {
-        if (br.pos != end) err |= UW_KERR_LANE_END;
-    } else if (br.pos > end) {
-        err |= UW_KERR_LANE_END;
+    if (br.pos > end) {
+        err |= UW_DERR_OVERRUN;
+    } else if (!last) {
+        if (br.pos != end) err |= UW_DERR_LANE_END;
     } else if (end - br.pos >= 8) {
-        err |= UW_KERR_PADDING;
+        err |= UW_DERR_TILE_PAD;
     } else {
         br.refill();
-        if (br.peek((1u << (uint32_t)(end - br.pos)) - 1u)) err |= UW_KERR_PADDING;
+        if (br.peek((1u << (uint32_t)(end - br.pos)) - 1u)) err |= UW_DERR_TILE_PAD;
     }
     return err;
 }
@@ -303,7 +289,7 @@ UW_HD uint32_t uw_palette_band(const uw_kparams &p, uint32_t band, uint32_t kt, 
                 uint64_t i = i0 + c;
                 v = (p.nib[i >> 1] >> ((uint32_t)(i & 1) * 4)) & 15u;
             }
-            if (v >= p.nregular) err |= UW_KERR_NIBBLE;
+            if (v >= p.nregular) err |= UW_DERR_PAL_INDEX;
             E[(size_t)r * ldE + c] = p.palette[v & 15];
         }
     }
@@ -316,7 +302,7 @@ UW_HD uint32_t uw_palette_band(const uw_kparams &p, uint32_t band, uint32_t kt, 
         for (uint64_t k = e0 + tid; k < e1; k += nthreads) {
             uint32_t x = p.exc[k], pos = x >> 8;
             if (pos >= lim || (k > e0 && (p.exc[k - 1] >> 8) >= pos)) {
-                err |= UW_KERR_EXCEPTION;
+                err |= UW_DERR_EXC_ORDER;
                 continue;
             }
             E[(size_t)(q * p.R + pos / s.tc) * ldE + pos % s.tc] = (uint8_t)x;
