@@ -10,7 +10,8 @@
 /* Entries of a parsed Huffman blob's table: 2^max_code_len (1 for a single-symbol code). */
 static inline uint32_t uw_dtab_entries(const uw_blob *b) { return 1u << b->maxlen; }
 
-/* Fill tab[0 .. uw_dtab_entries(b)) with the entries of a parsed Huffman blob's code. */
+/* Fill tab[0 .. uw_dtab_entries(b)) with the entries of a parsed Huffman blob's code (complete,
+ * as uw_blob_parse guarantees: every entry is written). */
 void uw_dtab_build(const uw_blob *b, uint32_t *tab);
 
 /* The same table in its narrow form (uw_dt_narrow of each entry, decode_steps.h). */
