@@ -37,9 +37,9 @@ UW_FN uw_u32 uw_lane_row_begin(uw_u32 tr, uw_u32 lanes, uw_u32 j) {
 
 /* ---- the decode table (FORMAT.md section 5): one entry per max_code_len-bit window ---------
  * Every lane decoder reads entries built by uw_dtab_build (codecs/decode_table.c) through these
- * accessors: the C fast decoder (its wider tables are derived from them, decode_table.c), the
- * OpenCL kernels (backends/opencl/kernels/common.cl) and the CUDA/HIP kernels
- * (backends/cuda/uw_kern_common.cuh). The layout is defined here and nowhere else:
+ * accessors: the C fast decoder (decode_fast.c derives its wider tables from them), the OpenCL
+ * kernels (the opencl backend's kernels/common.cl) and the CUDA/HIP kernels (the cuda
+ * backend's uw_kern_common.cuh). The layout is defined here and nowhere else:
  *   bits  0-3   code length in bits (0: the single-symbol code, no bits are read)
  *   bits  4-7   palette index a of the first exponent
  *   bits  8-11  palette index b of the second exponent (order 2; 0 for order 1)
