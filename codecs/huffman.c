@@ -1,5 +1,5 @@
-/* huffman.c - package-merge for optimal length-limited prefix codes, canonical code
- * assignment and the lookup table. See huffman.h. */
+/* huffman.c - package-merge for optimal length-limited prefix codes and canonical code
+ * assignment. See huffman.h. */
 #include "huffman.h"
 
 #include <stdlib.h>
@@ -111,18 +111,6 @@ void uw_huff_codes(const uint8_t *len, int n, uint16_t *code_out) {
     for (int i = 0; i < n; i++) {
         code_out[i] = 0;
         if (len[i]) code_out[i] = bitrev(next[len[i]]++, len[i]);
-    }
-}
-
-void uw_huff_table(const uint8_t *len, int n, int maxlen, uint16_t *table) {
-    uint16_t codes[UW_HUFF_MAX_SYMS];
-    size_t size = (size_t)1 << maxlen;
-    memset(table, 0, size * sizeof *table);
-    uw_huff_codes(len, n, codes);
-    for (int s = 0; s < n; s++) {
-        if (!len[s]) continue;
-        for (size_t k = codes[s]; k < size; k += (size_t)1 << len[s])
-            table[k] = (uint16_t)(s | (len[s] << 8) | 0x8000);
     }
 }
 

@@ -1,12 +1,13 @@
-/* huffman.h - length-limited canonical Huffman codes: optimal lengths by package-merge,
- * canonical LSB-first codes, and the decode lookup table (docs/FORMAT.md section 5). */
+/* huffman.h - length-limited canonical Huffman codes: optimal lengths by package-merge and
+ * canonical LSB-first codes (docs/FORMAT.md section 5). The decode table built from them is
+ * decode_table.h's. */
 #ifndef UW_HUFFMAN_H
 #define UW_HUFFMAN_H
 
 #include <stdint.h>
 
 #define UW_HUFF_MAX_SYMS 256 /* order-2 alphabet: 16 x 16 */
-#define UW_HUFF_MAX_LEN 12   /* lookup table of 4096 entries */
+#define UW_HUFF_MAX_LEN 12   /* decode table of 4096 entries (decode_steps.h) */
 
 /* Optimal code lengths with every length <= maxlen, by package-merge.
  * freq[n]: symbol frequencies; len_out[n]: 0 for unused symbols (freq 0).
@@ -21,10 +22,6 @@ int uw_huff_complete(const uint8_t *len, int n, int maxlen);
 /* Canonical codes (symbols sorted by (length, index)), bit-reversed so that the first code
  * bit is the least significant bit, as the stream is written LSB-first. */
 void uw_huff_codes(const uint8_t *len, int n, uint16_t *code_out);
-
-/* Decode table of 2^maxlen entries: entry = symbol | (length << 8) | valid(1 << 15).
- * Requires a complete code. */
-void uw_huff_table(const uint8_t *len, int n, int maxlen, uint16_t *table);
 
 /* Total coded bits sum(freq * len) */
 uint64_t uw_huff_cost(const uint64_t *freq, const uint8_t *len, int n);
