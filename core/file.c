@@ -23,7 +23,7 @@ static uw_status load_meta(uw_file *f) {
     const char *s = json_string_value(mv);
     json_error_t err;
     /* {"tensors":{name:{"shape":[...]}}} nests 4 deep */
-    UW_FORWARD_IF_ERROR(st_prescan(s, strlen(s), 4));
+    UW_FORWARD_IF_ERROR(uw_st_prescan(s, strlen(s), 4));
     f->meta = json_loads(s, JSON_REJECT_DUPLICATES, &err);
     if (!json_is_object(f->meta)) BAD("__metadata__.unweight is not a JSON object (%s)", err.text);
     json_t *ver = json_object_get(f->meta, "version"), *oh = json_object_get(f->meta, "original_header"),
@@ -58,7 +58,7 @@ static uw_status load_meta(uw_file *f) {
                 BAD("__metadata__.unweight passthrough_xxh3 of '%.64s' is not 16 hex digits", k);
         }
     }
-    UW_FORWARD_IF_ERROR(st_parse_json(f->orig_json, f->orig_json_len, UINT64_MAX, &f->orig));
+    UW_FORWARD_IF_ERROR(uw_st_parse_json(f->orig_json, f->orig_json_len, UINT64_MAX, &f->orig));
     return UW_OK;
 }
 
@@ -183,7 +183,7 @@ static uw_status build_entries(uw_file *f) {
 
 /* Validate the mapped image: outer header, unweight metadata, original-to-stored mapping. */
 static uw_status file_parse(uw_file *f) {
-    uw_status s = st_parse_file(f->map, f->size, &f->outer);
+    uw_status s = uw_st_parse_file(f->map, f->size, &f->outer);
     if (s == UW_OK) s = load_meta(f);
     if (s == UW_OK) s = build_entries(f);
     if (s != UW_OK) uw_error_prefix("%s", f->path);
@@ -248,8 +248,8 @@ uw_status uw_file_open_buffer(const void *data, uint64_t size, const char *name,
 void uw_file_close(uw_file *f) {
     if (!f) return;
     if (f->map && f->owns_map) munmap((void *)f->map, f->size);
-    if (f->compressed) st_free(&f->orig);
-    st_free(&f->outer);
+    if (f->compressed) uw_st_free(&f->orig);
+    uw_st_free(&f->outer);
     if (f->meta) json_decref(f->meta);
     free(f->e);
     free(f->path);

@@ -67,7 +67,7 @@ static uw_status parse_tensor(const char *key, json_t *v, st_tensor *t) {
  * bounds the memory the tree can take: hostile headers of 10^7 tiny values or deep nesting never
  * reach jansson. Only structure is tracked (strings skipped, escapes honoured); jansson and the
  * rules below judge everything else. */
-uw_status st_prescan(const char *s, uint64_t len, int maxdepth) {
+uw_status uw_st_prescan(const char *s, uint64_t len, int maxdepth) {
     enum { MAXD = 8 };
     uint64_t commas[MAXD + 1] = {0};
     char kind[MAXD + 1] = {0};
@@ -96,31 +96,31 @@ uw_status st_prescan(const char *s, uint64_t len, int maxdepth) {
     return UW_OK;
 }
 
-uw_status st_parse_json(const char *json, uint64_t len, uint64_t data_size, st_header *h) {
+uw_status uw_st_parse_json(const char *json, uint64_t len, uint64_t data_size, st_header *h) {
     memset(h, 0, sizeof *h);
     if (len > UW_MAX_HEADER_BYTES) return uw_error_set(UW_ERR_LIMIT, "header of %llu bytes exceeds the %llu-byte limit", (unsigned long long)len, (unsigned long long)UW_MAX_HEADER_BYTES);
     if (len < 2) BAD("header of %llu bytes is too short to be a JSON object", (unsigned long long)len);
-    UW_FORWARD_IF_ERROR(st_prescan(json, len, 3));
+    UW_FORWARD_IF_ERROR(uw_st_prescan(json, len, 3));
     json_error_t err;
     h->root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
     if (!h->root) BAD("header is not valid JSON (line %d column %d: %s)", err.line, err.column, err.text);
-    if (!json_is_object(h->root)) { st_free(h); BAD("header is not a JSON object"); }
+    if (!json_is_object(h->root)) { uw_st_free(h); BAD("header is not a JSON object"); }
     size_t cnt = json_object_size(h->root);
-    if (cnt > UW_MAX_TENSORS + 1) { st_free(h); return uw_error_set(UW_ERR_LIMIT, "%zu tensors exceed the limit of %u", cnt, UW_MAX_TENSORS); }
+    if (cnt > UW_MAX_TENSORS + 1) { uw_st_free(h); return uw_error_set(UW_ERR_LIMIT, "%zu tensors exceed the limit of %u", cnt, UW_MAX_TENSORS); }
     h->t = calloc(cnt ? cnt : 1, sizeof *h->t);
-    if (!h->t) { st_free(h); return uw_error_set(UW_ERR_NOMEM, "out of memory for %zu tensor entries", cnt); }
+    if (!h->t) { uw_st_free(h); return uw_error_set(UW_ERR_NOMEM, "out of memory for %zu tensor entries", cnt); }
     const char *key;
     json_t *v;
     size_t ord = 0;
     json_object_foreach(h->root, key, v) {
         if (!strcmp(key, "__metadata__")) {
-            if (!json_is_object(v)) { st_free(h); BAD("__metadata__ is not an object"); }
+            if (!json_is_object(v)) { uw_st_free(h); BAD("__metadata__ is not an object"); }
             const char *mk;
             json_t *mv;
             json_object_foreach(v, mk, mv) if (!json_is_string(mv)) {
-                /* format the message before st_free: mk belongs to the tree */
+                /* format the message before uw_st_free: mk belongs to the tree */
                 uw_status s = uw_error_set(UW_ERR_CORRUPT, "__metadata__ value '%.256s' is not a string", mk);
-                st_free(h);
+                uw_st_free(h);
                 return s;
             }
             h->metadata = v;
@@ -131,13 +131,13 @@ uw_status st_parse_json(const char *json, uint64_t len, uint64_t data_size, st_h
         if (s == UW_OK && data_size != UINT64_MAX && h->t[h->n].end > data_size)
             s = uw_error_set(UW_ERR_CORRUPT, "tensor '%s': data_offsets [%llu, %llu] run past the end of the %llu-byte data section", key,
                              (unsigned long long)h->t[h->n].begin, (unsigned long long)h->t[h->n].end, (unsigned long long)data_size);
-        if (s != UW_OK) { st_free(h); return s; }
+        if (s != UW_OK) { uw_st_free(h); return s; }
         h->t[h->n].key_order = ord++;
         h->n++;
     }
     /* coverage: sorted by offset, each tensor starts where the previous ended */
     st_tensor *sorted = malloc((h->n ? h->n : 1) * sizeof *sorted);
-    if (!sorted) { st_free(h); return uw_error_set(UW_ERR_NOMEM, "out of memory"); }
+    if (!sorted) { uw_st_free(h); return uw_error_set(UW_ERR_NOMEM, "out of memory"); }
     memcpy(sorted, h->t, h->n * sizeof *sorted);
     qsort(sorted, h->n, sizeof *sorted, cmp_off);
     uint64_t at = 0;
@@ -147,7 +147,7 @@ uw_status st_parse_json(const char *json, uint64_t len, uint64_t data_size, st_h
                                        (unsigned long long)sorted[i].begin, (unsigned long long)at,
                                        sorted[i].begin < at ? "overlapping tensors" : "hole in the data section");
             free(sorted);
-            st_free(h);
+            uw_st_free(h);
             return s;
         }
         if (sorted[i].end > at) at = sorted[i].end;
@@ -155,7 +155,7 @@ uw_status st_parse_json(const char *json, uint64_t len, uint64_t data_size, st_h
     free(sorted);
     if (data_size == UINT64_MAX) data_size = at;
     if (at != data_size) {
-        st_free(h);
+        uw_st_free(h);
         BAD("tensors cover %llu data bytes but the data section has %llu", (unsigned long long)at, (unsigned long long)data_size);
     }
     h->header_len = len;
@@ -163,16 +163,16 @@ uw_status st_parse_json(const char *json, uint64_t len, uint64_t data_size, st_h
     return UW_OK;
 }
 
-uw_status st_parse_file(const uint8_t *buf, uint64_t size, st_header *h) {
+uw_status uw_st_parse_file(const uint8_t *buf, uint64_t size, st_header *h) {
     memset(h, 0, sizeof *h);
     if (size < 8) BAD("file of %llu bytes is too short for a safetensors header", (unsigned long long)size);
     uint64_t n = uw_rd64(buf);
     if (n > UW_MAX_HEADER_BYTES) return uw_error_set(UW_ERR_LIMIT, "header length %llu exceeds the %llu-byte limit", (unsigned long long)n, (unsigned long long)UW_MAX_HEADER_BYTES);
     if (n > size - 8) BAD("header length %llu runs past the end of the %llu-byte file", (unsigned long long)n, (unsigned long long)size);
-    return st_parse_json((const char *)buf + 8, n, size - 8 - n, h);
+    return uw_st_parse_json((const char *)buf + 8, n, size - 8 - n, h);
 }
 
-void st_free(st_header *h) {
+void uw_st_free(st_header *h) {
     if (h->root) json_decref(h->root);
     free(h->t);
     memset(h, 0, sizeof *h);

@@ -35,16 +35,16 @@ int uw_dtype_size(const char *dtype);
 
 /* Parse a JSON header of `len` bytes describing a data section of data_size bytes (pass
  * UINT64_MAX to derive it from the largest end offset). Checks every rule in FORMAT.md 9.1. */
-uw_status st_parse_json(const char *json, uint64_t len, uint64_t data_size, st_header *h);
+uw_status uw_st_parse_json(const char *json, uint64_t len, uint64_t data_size, st_header *h);
 
 /* Reject JSON whose structure no header needs before a tree is built: containers nested more
  * than maxdepth deep, arrays of more than UW_MAX_NDIM values, objects of more than
  * UW_MAX_TENSORS + 1 members (bounds the parser's memory; see safetensors.c). */
-uw_status st_prescan(const char *json, uint64_t len, int maxdepth);
+uw_status uw_st_prescan(const char *json, uint64_t len, int maxdepth);
 
 /* Parse a whole file image (8-byte length, header, data). */
-uw_status st_parse_file(const uint8_t *buf, uint64_t size, st_header *h);
+uw_status uw_st_parse_file(const uint8_t *buf, uint64_t size, st_header *h);
 
-void st_free(st_header *h);
+void uw_st_free(st_header *h);
 
 #endif
