@@ -72,7 +72,7 @@ if(NOT CMAKE_HIP_FLAGS MATCHES "--rocm-path=")
 endif()
 enable_language(HIP)
 
-target_sources(unweight PRIVATE
+target_sources(unweight_objects PRIVATE
   backends/hip/hip_device.hip backends/hip/hip_buffers.hip backends/hip/hip_weights.hip
   backends/hip/hip_decode.hip backends/hip/hip_transcode.hip backends/hip/hip_matmul.hip
   backends/hip/hip_backend.hip backends/hip/hip_absent.hip)
@@ -81,18 +81,18 @@ target_sources(unweight PRIVATE
 # library's highest-preference language) would only be told "--offload-arch unused"; a HIP
 # target that needs device code sets HIP_ARCHITECTURES to UW_HIP_ARCHITECTURES itself.
 set(UW_HIP_ARCHITECTURES "${CMAKE_HIP_ARCHITECTURES}")
-set_target_properties(unweight PROPERTIES HIP_ARCHITECTURES "${UW_HIP_ARCHITECTURES}" HIP_STANDARD 17
+set_target_properties(unweight_objects PROPERTIES HIP_ARCHITECTURES "${UW_HIP_ARCHITECTURES}" HIP_STANDARD 17
   HIP_STANDARD_REQUIRED ON)
 set(CMAKE_HIP_ARCHITECTURES OFF)
 get_property(uw_hip_targets DIRECTORY PROPERTY BUILDSYSTEM_TARGETS) # made before this file (bench_cuda)
-list(REMOVE_ITEM uw_hip_targets unweight)
+list(REMOVE_ITEM uw_hip_targets unweight_objects)
 if(uw_hip_targets)
   set_target_properties(${uw_hip_targets} PROPERTIES HIP_ARCHITECTURES OFF)
 endif()
-target_compile_definitions(unweight PRIVATE UW_WITH_HIP)
+target_compile_definitions(unweight_objects PRIVATE UW_WITH_HIP)
 # warnings on (and clean) for host and device code; no silent FMA contraction (contract C2)
 set(UW_HIP_WARN -Wall -Wextra -Wno-unused-parameter -ffp-contract=off)
-target_compile_options(unweight PRIVATE "$<$<COMPILE_LANGUAGE:HIP>:${UW_HIP_WARN}>")
+target_compile_options(unweight_objects PRIVATE "$<$<COMPILE_LANGUAGE:HIP>:${UW_HIP_WARN}>")
 # the HIP runtime, as a plain path so that the exported/installed static library needs no
 # hip-lang package at the consumer
 find_library(UW_HIP_RUNTIME NAMES amdhip64 HINTS ${uw_hip_libdirs} REQUIRED)

@@ -192,6 +192,7 @@ static cl_uint list_devices(cl_platform_id p, cl_device_id *dv) {
 }
 
 static uw_status select_device(const ocl_params *par, cl_platform_id *plat, cl_device_id *dev) {
+    UW_FORWARD_IF_ERROR(uw_ocl_api_load()); /* the library first: without it, no device */
     cl_platform_id pl[OCL_MAX_PLATFORMS];
     cl_uint np;
     UW_FORWARD_IF_ERROR(list_platforms(pl, &np));

@@ -3,11 +3,9 @@
 #ifndef UW_OCL_INTERNAL_H
 #define UW_OCL_INTERNAL_H
 
-#ifndef CL_TARGET_OPENCL_VERSION
-#define CL_TARGET_OPENCL_VERSION 120
-#endif
-#include <CL/cl.h>
 #include <pthread.h>
+
+#include "ocl_api.h" /* CL/cl.h, and the cl* calls through the dlopen'ed library */
 
 #include "../../core/backend.h"
 #include "../../codecs/decode_errors.h"
