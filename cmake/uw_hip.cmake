@@ -1,5 +1,5 @@
 # cmake/uw_hip.cmake - the HIP backend (UW_HIP=ON): its whole build set-up, included by the
-# top-level CMakeLists.txt after the `unweight` target exists.
+# top-level CMakeLists.txt after the `unweight_objects` target exists.
 #
 # The HIP backend is the CUDA backend's source (backends/cuda/*.cu, through the one-line wrappers
 # in backends/hip/) compiled with CMake's HIP language; backends/cuda/uw_gpu.h maps the vendor
@@ -18,7 +18,8 @@
 # Architectures: CMAKE_HIP_ARCHITECTURES, default gfx90a;gfx940;gfx1030 (MI200, MI300 as ROCm 5.2
 # names it, RDNA2); a current ROCm takes gfx942 (MI300), gfx1100 (RDNA3), ... (docs/backends.md).
 #
-# Sets: HIP sources, UW_WITH_HIP and the HIP runtime on `unweight`; UW_PC_LIBS_HIP (pkg-config).
+# Sets: HIP sources and UW_WITH_HIP on `unweight_objects`; the C++ runtime in uw_link_libs and
+# UW_PC_LIBS_HIP (pkg-config). The HIP runtime is loaded at run time, never linked (below).
 
 set(UW_ROCM_PATH "" CACHE PATH "ROCm prefix for the HIP backend (empty: /opt/rocm if it has HIP, else Debian's packages)")
 if(NOT DEFINED CMAKE_HIP_ARCHITECTURES)
@@ -84,7 +85,7 @@ set(UW_HIP_ARCHITECTURES "${CMAKE_HIP_ARCHITECTURES}")
 set_target_properties(unweight_objects PROPERTIES HIP_ARCHITECTURES "${UW_HIP_ARCHITECTURES}" HIP_STANDARD 17
   HIP_STANDARD_REQUIRED ON)
 set(CMAKE_HIP_ARCHITECTURES OFF)
-get_property(uw_hip_targets DIRECTORY PROPERTY BUILDSYSTEM_TARGETS) # made before this file (bench_cuda)
+get_property(uw_hip_targets DIRECTORY PROPERTY BUILDSYSTEM_TARGETS) # any made before this file
 list(REMOVE_ITEM uw_hip_targets unweight_objects)
 if(uw_hip_targets)
   set_target_properties(${uw_hip_targets} PROPERTIES HIP_ARCHITECTURES OFF)
@@ -93,10 +94,21 @@ target_compile_definitions(unweight_objects PRIVATE UW_WITH_HIP)
 # warnings on (and clean) for host and device code; no silent FMA contraction (contract C2)
 set(UW_HIP_WARN -Wall -Wextra -Wno-unused-parameter -ffp-contract=off)
 target_compile_options(unweight_objects PRIVATE "$<$<COMPILE_LANGUAGE:HIP>:${UW_HIP_WARN}>")
-# the HIP runtime, as a plain path so that the exported/installed static library needs no
-# hip-lang package at the consumer
-find_library(UW_HIP_RUNTIME NAMES amdhip64 HINTS ${uw_hip_libdirs} REQUIRED)
-target_link_libraries(unweight PRIVATE "${UW_HIP_RUNTIME}" stdc++)
-get_filename_component(uw_hip_rtdir "${UW_HIP_RUNTIME}" DIRECTORY)
-set(UW_PC_LIBS_HIP " -L${uw_hip_rtdir} -lamdhip64 -lstdc++")
-message(STATUS "HIP backend: ${CMAKE_HIP_COMPILER} for ${UW_HIP_ARCHITECTURES} (ROCm: ${uw_rocm}; runtime ${UW_HIP_RUNTIME})")
+# The HIP runtime is never linked: backends/hip/hip_runtime_dl.hip loads it with dlopen when the
+# backend is first probed (UW_HIP_RUNTIME_DL routes the backend's hip* calls through its table and
+# it defines the names the compiler's generated code calls), so a host without ROCm runs every
+# other backend. Nothing may link hip-lang's amdhip64 implicitly either (HIP_RUNTIME_LIBRARY).
+set(CMAKE_HIP_RUNTIME_LIBRARY None)
+set_target_properties(unweight_objects PROPERTIES HIP_RUNTIME_LIBRARY None)
+target_sources(unweight_objects PRIVATE backends/hip/hip_runtime_dl.hip)
+set_source_files_properties(backends/hip/hip_runtime_dl.hip PROPERTIES COMPILE_OPTIONS --cuda-host-only)
+target_compile_definitions(unweight_objects PRIVATE UW_HIP_RUNTIME_DL)
+set(UW_HIP_RUNTIME_DL ON) # (tests/: the loader's own tests)
+if(uw_rocm STREQUAL "debian")
+  find_path(UW_HIP_INCLUDE_DIR NAMES hip/hip_version.h REQUIRED)
+else()
+  find_path(UW_HIP_INCLUDE_DIR NAMES hip/hip_version.h HINTS "${uw_rocm}/include" REQUIRED)
+endif()
+list(APPEND uw_link_libs stdc++)
+set(UW_PC_LIBS_HIP " -lstdc++")
+message(STATUS "HIP backend: ${CMAKE_HIP_COMPILER} for ${UW_HIP_ARCHITECTURES} (ROCm: ${uw_rocm}; runtime loaded at run time)")

@@ -37,7 +37,14 @@ static int device_count(uw_gpu_error *why) {
     return n;
 }
 
+/* The vendor runtime, where it is loaded at run time (HIP): without it, no device. */
+static uw_status runtime_ready(void) {
+    const char *why = uw_gpu_runtime_load();
+    return why ? uw_error_set(UW_ERR_NO_DEVICE, UW_GPU_VENDOR ": %s", why) : UW_OK;
+}
+
 uw_status uw_cu_probe(void) {
+    UW_FORWARD_IF_ERROR(runtime_ready());
     uw_gpu_error why;
     if (device_count(&why) > 0) return UW_OK;
     return uw_error_set(UW_ERR_NO_DEVICE, UW_GPU_VENDOR ": no usable GPU (%s)",
@@ -111,6 +118,7 @@ uw_status uw_cu_open(const char *spec, cu_ctx **out) {
     *out = NULL;
     cu_params par;
     UW_FORWARD_IF_ERROR(uw_cu_parse_spec(spec, &par));
+    UW_FORWARD_IF_ERROR(runtime_ready());
     uw_gpu_error why;
     int n = device_count(&why);
     if (n == 0) return uw_cu_probe();

@@ -4,7 +4,7 @@
  * nowhere else is the vendor tested. Kernel bodies never test the vendor: they call these names.
  *
  * Four groups:
- *   0. identity: the backend's name, table symbol, C++ namespace, environment variables, what the
+ *   0. identity (and uw_gpu_runtime_load: the vendor runtime, where it is loaded at run time): the backend's name, table symbol, C++ namespace, environment variables, what the
  *      vendor offers (Hopper kernels, a vendor BLAS) and the default resident geometry;
  *   1. host runtime: streams, events, memory, errors, launches, device properties;
  *   2. device basics: warp size, shuffles, ballots, atomics, shared-memory limits, barriers;
@@ -45,6 +45,14 @@
  *   - no vendor BLAS in Debian's ROCm: UW_GPU_HAS_BLAS 0, decode+gemm runs our plain kernel on
  *     the decoded weights and blas-bf16 answers UW_ERR_UNSUPPORTED. */
 #include <hip/hip_runtime.h>
+#ifdef UW_HIP_RUNTIME_DL
+/* the runtime is loaded with dlopen (backends/hip/hip_runtime_dl.h): the hip* calls below go
+ * through its table, filled by uw_gpu_runtime_load; NULL = loaded, else why not */
+#include "../hip/hip_runtime_dl.h"
+#define uw_gpu_runtime_load uw_hip_rt_load
+#else
+static inline const char *uw_gpu_runtime_load(void) { return NULL; } /* a linked runtime */
+#endif
 
 /* 0. identity */
 #define UW_GPU_VENDOR "hip"
@@ -188,6 +196,9 @@ template <int N> static __device__ __forceinline__ void uw_gpu_cp_async_wait(voi
 #include <cuda_runtime.h>
 #include <cublas_v2.h> /* types only: the library is loaded with dlopen (cuda_blas.cu) */
 #include <cuda.h>      /* CUtensorMap and its enums only: no driver library is linked */
+
+/* the static runtime is linked (it reaches the driver with dlopen itself): always there */
+static inline const char *uw_gpu_runtime_load(void) { return NULL; }
 
 /* 0. identity */
 #define UW_GPU_VENDOR "cuda"
