@@ -21,14 +21,14 @@ from ._errors import (
     UsageError,
 )
 from ._file import TensorEntry, safe_open
-from ._lib import lib as _lib
+from ._lib import lib as _library
 from ._progress import Progress
 from ._write import VerifyReport, compress_file, decompress_file, is_index, verify_file
 
 __version__ = "0.1.0"
-library_version = _lib.uw_version().decode()
+library_version = _library.uw_version().decode()
 if library_version.split(".")[:2] != __version__.split(".")[:2]:
-    raise ImportError(f"unweight {__version__}: loaded C library {_lib.path} is version {library_version}")
+    raise ImportError(f"unweight {__version__}: loaded C library {_library.path} is version {library_version}")
 
 __all__ = [
     "safe_open", "compress_file", "decompress_file", "verify_file", "is_index", "VerifyReport", "Progress",
