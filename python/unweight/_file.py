@@ -150,7 +150,8 @@ class safe_open:
     framework "pt" (torch tensors, moved to `device`) or "np" (NumPy arrays); `threads` is the
     number of decoder threads (0 = all cores)."""
 
-    def __init__(self, filename, framework="pt", device="cpu", threads=0):
+    def __init__(self, filename, framework="pt", device="cpu", threads=0, backend=None):
+        # backend: safetensors' choice of mmap or pread, accepted for compatibility (always mmap)
         fw = _FRAMEWORKS.get(framework)
         if fw is None:
             raise UsageError(f"framework {framework!r}: expected 'pt' or 'np'")
@@ -180,6 +181,12 @@ class safe_open:
             return self._file.numpy(name)
         return self._file.torch(name, self._device)
 
+    def get_slice(self, name):
+        """A lazy view of tensor `name` (safetensors' get_slice): get_shape() and get_dtype() read
+        nothing; indexing decodes the whole tensor, then slices it."""
+        self._file.entry(name)
+        return TensorSlice(self, name)
+
     def info(self, name):
         """How tensor `name` is stored: dtype, shape, original and stored bytes, codec."""
         return self._file.entry(name)
@@ -188,3 +195,23 @@ class safe_open:
     def compressed(self):
         """True if the file was written by unweight's compress."""
         return self._file.compressed
+
+
+class TensorSlice:
+    """What safe_open.get_slice returns."""
+
+    def __init__(self, owner, name):
+        self._owner = owner
+        self._entry = owner._file.entry(name)
+
+    def get_shape(self):
+        return list(self._entry.shape)
+
+    def get_dtype(self):
+        return self._entry.dtype
+
+    def __len__(self):
+        return self._entry.shape[0] if self._entry.shape else 0
+
+    def __getitem__(self, index):
+        return self._owner.get_tensor(self._entry.name)[index]

@@ -2,6 +2,7 @@
 weights compressed in memory (CompressedLinear, compress_model), their products computed by the
 library's matmul on the compressed form."""
 
+import contextlib
 import ctypes as C
 
 import torch
@@ -12,7 +13,7 @@ from ._errors import UsageError
 from ._file import File
 from ._lib import SELECT, lib
 
-__all__ = ["load_file", "CompressedLinear", "compress_model", "CompressionReport"]
+__all__ = ["load_file", "hf_loading", "from_pretrained", "CompressedLinear", "compress_model", "CompressionReport"]
 
 
 def load_file(filename, device="cpu", threads=0):
@@ -20,6 +21,32 @@ def load_file(filename, device="cpu", threads=0):
     the original tensors (dtype, shape, bytes), decoded into CPU memory then moved to `device`."""
     with File(filename, threads) as f:
         return {k: f.torch(k, device) for k in f.keys()}
+
+
+@contextlib.contextmanager
+def hf_loading():
+    """Within this block, Hugging Face transformers reads .safetensors checkpoints through
+    unweight's safe_open, so `AutoModel.from_pretrained(directory)` loads a directory whose
+    weights were compressed by unweight (plain files load as before). It replaces the
+    `safe_open` name transformers' modeling_utils imported from safetensors, for the duration
+    of the block and for every thread; tested with transformers 5 (bench/python_e2e.py)."""
+    import transformers.modeling_utils as mu
+
+    from ._file import safe_open
+
+    old = mu.safe_open
+    mu.safe_open = safe_open
+    try:
+        yield
+    finally:
+        mu.safe_open = old
+
+
+def from_pretrained(model_cls, directory, **kwargs):
+    """`model_cls.from_pretrained(directory, **kwargs)` (e.g. transformers.AutoModel) with the
+    directory's weights read by unweight's loader: compressed or plain .safetensors files."""
+    with hf_loading():
+        return model_cls.from_pretrained(directory, **kwargs)
 
 
 # ---------------------------------------------------------------- devices, shared per model
