@@ -8,7 +8,7 @@ venv=${UW_PY_VENV:-build-python/venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 py="$(cd "$venv" && pwd)/bin/python"
 # torch from PyPI (the CPU-only wheel index is not reachable here; pip's cache makes reruns fast)
-"$py" -m pip install -q --disable-pip-version-check "torch>=2.1" pytest safetensors tqdm
+"$py" -m pip install -q --disable-pip-version-check "torch>=2.1" transformers pytest safetensors tqdm
 "$py" -m pip install -q --disable-pip-version-check ".[test]"
 log=$(mktemp)
 status=0
