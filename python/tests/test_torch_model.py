@@ -305,3 +305,19 @@ def test_backend_and_device_mismatches_are_usage_errors(model):
     one = CompressedLinear.from_linear(nn.Linear(64, 64).to(torch.bfloat16), tuning_cache=False)
     with torch.no_grad():
         assert math.isfinite(float(one(torch.ones(1, 64)).sum()))
+
+
+def test_deepcopy_shares_the_resident_weights_and_pickling_is_refused(model, plain):
+    m, _ = compressed(model, select="mlp")
+    twin = copy.deepcopy(m)
+    assert twin.layers[0].mlp.up_proj._weights is m.layers[0].mlp.up_proj._weights
+    with torch.no_grad():
+        y = m(IDS)
+    del m  # the twin's weights stay valid: one owner, shared
+    import gc
+
+    gc.collect()
+    with torch.no_grad():
+        assert torch.equal(bits(twin(IDS)), bits(y)) and torch.equal(bits(y), bits(plain(IDS)))
+    with pytest.raises(unweight.UsageError, match="state_dict"):
+        torch.save(twin, io.BytesIO())

@@ -32,7 +32,23 @@ def default_tuning_cache():
     return os.path.join(base, "unweight", "tuning.tsv")
 
 
-class Tuner:
+class _Handle:
+    """An owner of one library object. Copies share it (copy.deepcopy of a compressed model gives
+    a second model on the same immutable resident weights, never two owners of one handle);
+    pickling is refused: the handle means nothing in another process."""
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        raise UsageError(f"{type(self).__name__} holds a library handle and cannot be pickled; "
+                         "save the model's state_dict() (it holds the original weights) instead")
+
+
+class Tuner(_Handle):
     """A tuning cache (file-backed, or in memory if path is None)."""
 
     def __init__(self, path=None):
@@ -71,7 +87,7 @@ class Tuner:
             self._close()
 
 
-class Device:
+class Device(_Handle):
     """One backend instance: Device("cpu"), Device("cpu", "threads=1"), Device("cuda", "0")."""
 
     def __init__(self, backend="cpu", spec=None, tuner=None):
@@ -132,7 +148,7 @@ def encode_params(threads=0, codec="huffman"):
     return p
 
 
-class Weights:
+class Weights(_Handle):
     """A rows x cols BF16 matrix resident on a device: compressed (from host BF16 at `address`,
     encoded here, uploaded in the `resident` forms) or, with resident="bf16", plain BF16 (the
     baseline the plain-bf16 pipeline runs on)."""

@@ -54,7 +54,13 @@ class File:
             e = TensorEntry(i, ti)
             self._entries[e.name] = e
 
-    # -- life cycle
+    # -- life cycle (copies share the handle: see _device._Handle)
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
     def close(self):
         with self._lock:
             if self._h:

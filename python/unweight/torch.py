@@ -177,6 +177,8 @@ class CompressedLinear(nn.Module):
                 raise UsageError(f"input on {x2.device}, compressed weight on {self._torch_device}")
             y = torch.empty((batch, self.out_features), dtype=torch.float32, device=x2.device)
             if batch:
+                # PyTorch's current stream: x2 and y were allocated on it, so the caching
+                # allocator reuses their memory only after this product, in stream order
                 stream = torch.cuda.current_stream(x2.device).cuda_stream
                 self._weights.matmul_async(self._pipeline, x2.data_ptr(), y.data_ptr(), batch, stream)
             return y
