@@ -107,9 +107,20 @@ def main():
     h_kept, h_plain = forward(kept, ids), forward(plain, ids)
     same_kept = bits_equal(h_kept, h_plain)
     diff = (h_kept.float() - h_orig.float()).abs().max().item()
+    scale = h_orig.float().abs().max().item()
     print(f"compress_model outputs vs plain-bf16 pipeline: {'bit-identical' if same_kept else 'DIFFER'}; "
-          f"max |diff| vs PyTorch's own bf16 model {diff:.4g} (different summation order)")
+          f"max |diff| vs PyTorch's own bf16 model {diff:.4g}, max |h| {scale:.4g} (summation order differs)")
     ok &= same_kept
+
+    # how far each bf16 run is from the model computed in float32 (the same checkpoint upcast)
+    f32 = AutoModel.from_pretrained(a.model, dtype=torch.float32).eval()
+    ref = forward(f32, ids).double()
+    del f32
+    err = {}
+    for k, h in (("pytorch", h_orig), ("unweight", h_kept)):
+        d = h.double() - ref
+        err[k] = (d.pow(2).mean().sqrt() / ref.pow(2).mean().sqrt()).item()
+    print(f"rms error vs the float32 model: pytorch bf16 {err['pytorch']:.4f}, unweight {err['unweight']:.4f}")
 
     # 4. time per forward, interleaved (one round = each model once), median of rounds
     models = {"pytorch": original, "unweight": kept, "plain-bf16": plain}
@@ -136,7 +147,7 @@ def main():
                 "torch": torch.__version__, "unweight": unweight.__version__, "batch": a.batch, "tokens": a.tokens,
                 "file_bytes": [os.path.getsize(src), os.path.getsize(dst)], "compress_s": t_compress,
                 "hidden_bit_identical": same_loaded, "kept_bit_identical_to_plain": same_kept,
-                "layers": len(report.layers), "linear_bytes": [report.bytes_before, report.bytes_after],
+                "rms_error_vs_fp32": err, "layers": len(report.layers), "linear_bytes": [report.bytes_before, report.bytes_after],
                 "model_bytes": [report.model_bytes_before, report.model_bytes_after],
                 "forward_ms": {k: [1000 * x for x in v] for k, v in times.items()}, "loadavg": load,
             }, f, indent=1)
