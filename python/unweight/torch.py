@@ -5,8 +5,11 @@ library's matmul on the compressed form."""
 import contextlib
 import ctypes as C
 
-import torch
-import torch.nn as nn
+try:
+    import torch
+    import torch.nn as nn
+except ImportError as e:  # pragma: no cover - a hint for the one missing optional dependency
+    raise ImportError(f"unweight.torch needs PyTorch ({e}): pip install torch") from e
 
 from ._device import Device, Tuner, Weights, default_tuning_cache, pipeline_code
 from ._errors import UsageError
