@@ -11,6 +11,9 @@ pkgs+=(ocl-icd-opencl-dev opencl-headers pocl-opencl-icd)
 # the HIP backend (-DUW_HIP=ON, cmake/uw_hip.cmake): Debian's ROCm 5.2 compiler driver (pulls in
 # clang-15, lld-15, rocm-device-libs) and the HIP runtime and headers; compile only, no AMD GPU
 pkgs+=(hipcc libamdhip64-dev)
+# the HIP backend on HIP-CPU (-DUW_HIP_CPU=ON, cmake/uw_hip_cpu.cmake): its kernels run on the CPU in
+# CI; HIP-CPU itself is header-only (../shared/third_party/HIP-CPU) and needs TBB
+pkgs+=(libtbb-dev)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

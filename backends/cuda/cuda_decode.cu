@@ -17,7 +17,7 @@ static __device__ __forceinline__ void load_table(const uw_kparams &p, uint32_t 
 template <bool EXPS>
 __global__ void __launch_bounds__(UW_DEC_THREADS) uw_k_decode_huff(uw_kparams p, uint16_t *out, uint8_t *exps,
                                                                    uint32_t aligned) {
-    extern __shared__ __align__(16) uint8_t sm[];
+    UW_GPU_DYNAMIC_SMEM(sm, 16);
     uint32_t *tab = (uint32_t *)sm;
     uint8_t *E = sm + ((size_t)UW_DT_BYTES << p.tab_bits);
     const uint32_t ldE = p.C + 4, tid = threadIdx.x;
@@ -123,10 +123,10 @@ uw_status uw_cu_decode_huff(cu_ctx *c, const cu_weights *w, uint16_t *out, uint8
     unsigned grid = persistent_grid(c, (uint64_t)k.tiles_r * k.tiles_c, 16);
     if (exps) {
         CU_TRY(uw_gpu_func_set_max_smem(uw_k_decode_huff<true>, smem), "setting the shared-memory size");
-        uw_k_decode_huff<true><<<grid, UW_DEC_THREADS, smem, s>>>(k, NULL, exps, aligned);
+        UW_GPU_LAUNCH(uw_k_decode_huff<true>, grid, UW_DEC_THREADS, smem, s, k, nullptr, exps, aligned);
     } else {
         CU_TRY(uw_gpu_func_set_max_smem(uw_k_decode_huff<false>, smem), "setting the shared-memory size");
-        uw_k_decode_huff<false><<<grid, UW_DEC_THREADS, smem, s>>>(k, out, NULL, aligned);
+        UW_GPU_LAUNCH(uw_k_decode_huff<false>, grid, UW_DEC_THREADS, smem, s, k, out, nullptr, aligned);
     }
     return uw_cu_launch_check("decode kernel");
 }
@@ -134,9 +134,9 @@ uw_status uw_cu_decode_huff(cu_ctx *c, const cu_weights *w, uint16_t *out, uint8
 uw_status uw_cu_decode_palette(cu_ctx *c, const cu_weights *w, const cu_palette *pal, uint16_t *out, uw_gpu_stream s) {
     uw_kparams k = uw_cu_kp_base(c, w);
     uw_cu_kp_palette(w, pal, &k);
-    uw_k_decode_pal<<<persistent_grid(c, (w->n / 2 + 255) / 256 + 1, 8), 256, 0, s>>>(k, out, w->n);
+    UW_GPU_LAUNCH(uw_k_decode_pal, persistent_grid(c, (w->n / 2 + 255) / 256 + 1, 8), 256, 0, s, k, out, w->n);
     UW_FORWARD_IF_ERROR(uw_cu_launch_check("palette decode kernel"));
-    uw_k_decode_pal_exc<<<persistent_grid(c, (uint64_t)k.tiles_r * k.tiles_c, 8), 128, 0, s>>>(k, out);
+    UW_GPU_LAUNCH(uw_k_decode_pal_exc, persistent_grid(c, (uint64_t)k.tiles_r * k.tiles_c, 8), 128, 0, s, k, out);
     return uw_cu_launch_check("palette exception kernel");
 }
 

@@ -68,7 +68,7 @@ static __device__ __forceinline__ void load_bf16_tile(uint16_t *dst, uint32_t ld
 
 template <int SRC, int BN>
 __global__ void __launch_bounds__(UW_MM_THREADS) uw_k_mm_generic(uw_kparams p, uw_mmargs a) {
-    extern __shared__ __align__(128) uint8_t sm[];
+    UW_GPU_DYNAMIC_SMEM(sm, 128);
     const uint32_t C = p.C, ldW = C + 8, ldB = C + 16;
     uint16_t *W = (uint16_t *)sm;
     uint16_t *X = (uint16_t *)(sm + uw_gsmem<BN>::w(C));
@@ -204,7 +204,7 @@ static uw_status run_generic(const cu_ctx *c, int src, const uw_kparams *k, cons
                        smem, c->props.name, c->smem_optin);
     CU_TRY(uw_gpu_func_set_max_smem(fn, smem), "setting the shared-memory size (generic matmul)");
     dim3 grid(pl->bands, pl->btiles, pl->nsplit);
-    fn<<<grid, UW_MM_THREADS, smem, s>>>(*k, *a);
+    UW_GPU_LAUNCH(fn, grid, UW_MM_THREADS, smem, s, *k, *a);
     return uw_cu_launch_check("generic matmul kernel");
 }
 
@@ -241,7 +241,7 @@ static uw_status run_mm(cu_ctx *c, cu_weights *w, int src, const uw_kparams *k, 
     }
     if (st == UW_OK && pl.nsplit > 1) {
         uint64_t blocks = (n + 255) / 256, cap = (uint64_t)c->props.multiProcessorCount * 8;
-        uw_k_splitk_reduce<<<(unsigned)(blocks < cap ? blocks : cap), 256, 0, s>>>(a.partial, y, n, pl.nsplit);
+        UW_GPU_LAUNCH(uw_k_splitk_reduce, (unsigned)(blocks < cap ? blocks : cap), 256, 0, s, a.partial, y, n, pl.nsplit);
         st = uw_cu_launch_check("split-k reduction");
     }
     uw_cu_scratch_free(s, partial);

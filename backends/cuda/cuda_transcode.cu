@@ -108,14 +108,14 @@ uw_status uw_cu_transcode(cu_ctx *c, const cu_weights *w, uw_gpu_stream s, cu_pa
     UW_FORWARD_IF_ERROR(uw_cu_decode_huff(c, w, NULL, exps, s));
     unsigned sms = (unsigned)c->props.multiProcessorCount;
     uint64_t nb = (w->n + 1) / 2, gb = (nb + UW_TC_THREADS - 1) / UW_TC_THREADS;
-    uw_k_nibbles<<<(unsigned)(gb < 8ull * sms ? gb : 8ull * sms), UW_TC_THREADS, 0, s>>>(k, exps, nib, w->n);
+    UW_GPU_LAUNCH(uw_k_nibbles, (unsigned)(gb < 8ull * sms ? gb : 8ull * sms), UW_TC_THREADS, 0, s, k, exps, nib, w->n);
     UW_FORWARD_IF_ERROR(uw_cu_launch_check("nibble kernel"));
     unsigned gt = (unsigned)(T < 8ull * sms ? T : 8ull * sms);
-    uw_k_exceptions<0><<<gt, UW_TC_THREADS, 0, s>>>(k, exps, counts, NULL, NULL);
+    UW_GPU_LAUNCH(uw_k_exceptions<0>, gt, UW_TC_THREADS, 0, s, k, exps, counts, nullptr, nullptr);
     UW_FORWARD_IF_ERROR(uw_cu_launch_check("exception count kernel"));
-    uw_k_scan<<<1, 1024, 0, s>>>(counts, excidx, T);
+    UW_GPU_LAUNCH(uw_k_scan, 1, 1024, 0, s, counts, excidx, T);
     UW_FORWARD_IF_ERROR(uw_cu_launch_check("exception scan kernel"));
-    uw_k_exceptions<1><<<gt, UW_TC_THREADS, 0, s>>>(k, exps, NULL, excidx, exc);
+    UW_GPU_LAUNCH(uw_k_exceptions<1>, gt, UW_TC_THREADS, 0, s, k, exps, nullptr, excidx, exc);
     UW_FORWARD_IF_ERROR(uw_cu_launch_check("exception write kernel"));
     pal->nib = nib;
     pal->plane = k.plane;

@@ -44,6 +44,10 @@
  *     vector-ALU uw_gpu_band_mma_k16_valu below, the Hopper family is not built;
  *   - no vendor BLAS in Debian's ROCm: UW_GPU_HAS_BLAS 0, decode+gemm runs our plain kernel on
  *     the decoded weights and blas-bf16 answers UW_ERR_UNSUPPORTED. */
+#if defined(UW_GPU_HIP_CPU)
+#include "uw_gpu_hipcpu.h" /* HIP-CPU: the kernels run on the host CPU (CI); supplies what it lacks */
+static inline const char *uw_gpu_runtime_load(void) { return NULL; } /* header-only: nothing to load */
+#else
 #include <hip/hip_runtime.h>
 #ifdef UW_HIP_RUNTIME_DL
 /* the runtime is loaded with dlopen (backends/hip/hip_runtime_dl.h): the hip* calls below go
@@ -52,6 +56,7 @@
 #define uw_gpu_runtime_load uw_hip_rt_load
 #else
 static inline const char *uw_gpu_runtime_load(void) { return NULL; } /* a linked runtime */
+#endif
 #endif
 
 /* 0. identity */
@@ -73,18 +78,15 @@ typedef hipStream_t uw_gpu_stream;
 typedef hipEvent_t uw_gpu_event;
 typedef hipError_t uw_gpu_error;
 typedef hipDeviceProp_t uw_gpu_props;
-typedef hipMemPool_t uw_gpu_mempool;
 #define UW_GPU_SUCCESS hipSuccess
 #define uw_gpu_get_device_count hipGetDeviceCount
 #define uw_gpu_set_device hipSetDevice
-#define uw_gpu_get_props hipGetDeviceProperties
 #define uw_gpu_error_string hipGetErrorString
 #define uw_gpu_error_name hipGetErrorName
 #define uw_gpu_get_last_error hipGetLastError
 #define uw_gpu_peek_last_error hipPeekAtLastError
 #define UW_GPU_ERROR_OOM hipErrorOutOfMemory
 #define uw_gpu_memset hipMemset
-#define uw_gpu_malloc hipMalloc
 #define uw_gpu_free hipFree
 #define uw_gpu_memset_async hipMemsetAsync
 #define uw_gpu_stream_create(s) hipStreamCreateWithFlags((s), hipStreamNonBlocking)
@@ -95,8 +97,6 @@ typedef hipMemPool_t uw_gpu_mempool;
 #define uw_gpu_event_record hipEventRecord
 #define uw_gpu_event_sync hipEventSynchronize
 #define uw_gpu_event_elapsed hipEventElapsedTime
-#define uw_gpu_mempool_destroy hipMemPoolDestroy
-#define uw_gpu_malloc_async(p, n, pool, s) hipMallocFromPoolAsync((void **)(p), (n), (pool), (s))
 #define uw_gpu_free_async hipFreeAsync
 /* dynamic LDS needs no opt-in on AMD: up to the per-work-group limit it just works (the callers
  * check uw_gpu_smem_optin first) */
@@ -107,7 +107,6 @@ static inline uw_gpu_error uw_gpu_func_set_max_smem_(const void *f, size_t bytes
 }
 #define uw_gpu_func_set_max_smem(f, bytes) uw_gpu_func_set_max_smem_((const void *)(f), (size_t)(bytes))
 static inline size_t uw_gpu_smem_optin(const uw_gpu_props *p) { return p->sharedMemPerBlock; }
-static inline void uw_gpu_arch_name(const uw_gpu_props *p, char *buf, size_t n) { snprintf(buf, n, "%s", p->gcnArchName); }
 static inline void uw_gpu_versions(char *buf, size_t n) {
     int rt = 0, dv = 0;
     (void)hipRuntimeGetVersion(&rt);
@@ -124,6 +123,13 @@ static inline uw_gpu_error uw_gpu_d2h_async(void *h, const void *d, size_t n, uw
 static inline uw_gpu_error uw_gpu_d2d_async(void *d, const void *src, size_t n, uw_gpu_stream s) {
     return hipMemcpyAsync(d, src, n, hipMemcpyDeviceToDevice, s);
 }
+#if !defined(UW_GPU_HIP_CPU) /* (uw_gpu_hipcpu.h has its own) */
+#define uw_gpu_get_props hipGetDeviceProperties
+#define uw_gpu_malloc hipMalloc
+static inline void uw_gpu_arch_name(const uw_gpu_props *p, char *buf, size_t n) { snprintf(buf, n, "%s", p->gcnArchName); }
+typedef hipMemPool_t uw_gpu_mempool;
+#define uw_gpu_mempool_destroy hipMemPoolDestroy
+#define uw_gpu_malloc_async(p, n, pool, s) hipMallocFromPoolAsync((void **)(p), (n), (pool), (s))
 /* a pool of stream-ordered scratch that keeps its memory between calls */
 static inline uw_gpu_error uw_gpu_mempool_make(int device, uw_gpu_mempool *pool) {
     hipMemPoolProps p;
@@ -136,6 +142,7 @@ static inline uw_gpu_error uw_gpu_mempool_make(int device, uw_gpu_mempool *pool)
     uint64_t keep = UINT64_MAX;
     return hipMemPoolSetAttribute(*pool, hipMemPoolAttrReleaseThreshold, &keep);
 }
+#endif
 /* no driver entry points and no tensor maps (TMA) on AMD: the Hopper family is not built */
 static inline void *uw_gpu_driver_entry(const char *symbol) {
     (void)symbol;
@@ -184,8 +191,10 @@ static __device__ __forceinline__ void uw_gpu_cp_async16(void *smem, const void 
         v = *(const uint4 *)gmem;
     } else {
         uint8_t b[16] = {0};
+        uint32_t w[4];
         for (uint32_t i = 0; i < src_bytes; i++) b[i] = ((const uint8_t *)gmem)[i];
-        memcpy(&v, b, 16);
+        memcpy(w, b, 16);
+        v = make_uint4(w[0], w[1], w[2], w[3]);
     }
     *(uint4 *)smem = v;
 }
@@ -424,6 +433,15 @@ template <int BN> static __host__ __device__ __forceinline__ void uw_gpu_band_ac
 }
 #endif /* __CUDACC__ */
 #endif /* vendor */
+
+/* Kernel launches and dynamic shared memory (one uint8_t array per kernel) in every kernel
+ * source: the compilers' own syntax, unless a branch has its own (HIP-CPU: uw_gpu_hipcpu.h). */
+#ifndef UW_GPU_LAUNCH
+#define UW_GPU_LAUNCH(kernel, grid, block, smem, stream, ...) kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
+#endif
+#ifndef UW_GPU_DYNAMIC_SMEM
+#define UW_GPU_DYNAMIC_SMEM(name, align) extern __shared__ __align__(align) uint8_t name[]
+#endif
 
 #if defined(__CUDACC__) || defined(__HIPCC__)
 /* ---------------------------------------------------------------- the band product ---------

@@ -313,7 +313,7 @@ uw_status uw_cu_hopper_matmul(const cu_ctx *c, int src, const uw_kparams *k, con
                        smem, c->smem_optin);
     CU_TRY(uw_gpu_func_set_max_smem(fn, smem), "cudaFuncSetAttribute (hopper matmul)");
     dim3 grid(pl->bands, pl->btiles, pl->nsplit);
-    fn<<<grid, UW_H_THREADS, smem, s>>>(*k, *a, tmx, src == UW_SRC_BF16 ? *tmap_w : tmx);
+    UW_GPU_LAUNCH(fn, grid, UW_H_THREADS, smem, s, *k, *a, tmx, src == UW_SRC_BF16 ? *tmap_w : tmx);
     return uw_cu_launch_check("hopper matmul kernel");
 }
 
