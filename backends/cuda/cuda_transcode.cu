@@ -3,7 +3,10 @@
  *   1. the exponent plane (the decode kernel, as pipeline 2);
  *   2. the nibble plane, element-parallel (an exponent outside the palette gets nibble 0);
  *   3. per tile, the number of exceptions; 4. their exclusive scan = the exception index;
- *   5. per tile, the exceptions in position order (block-wide ordered compaction). */
+ *   5. per tile, the exceptions in position order (block-wide ordered compaction).
+ * The exception list is sized by the host's count (w->nexc, from the validated host decode); if the
+ * device's exponent plane ever disagrees (a decode fault), steps 4 and 5 keep every index inside
+ * that capacity and set UW_DERR_EXC_ORDER instead of writing or reading past the scratch. */
 #include "cuda_internal.h"
 
 UW_GPU_NS_BEGIN
@@ -29,15 +32,16 @@ __global__ void __launch_bounds__(UW_TC_THREADS) uw_k_nibbles(uw_kparams p, cons
     }
 }
 
-/* WRITE = 0: counts[t] = exceptions of tile t; WRITE = 1: write them at excidx[t]. */
+/* WRITE = 0: counts[t] = exceptions of tile t; WRITE = 1: write them at excidx[t], exc holding cap. */
 template <int WRITE>
 __global__ void __launch_bounds__(UW_TC_THREADS) uw_k_exceptions(uw_kparams p, const uint8_t *exps, uint32_t *counts,
-                                                                 const uint64_t *excidx, uint32_t *exc) {
+                                                                 const uint64_t *excidx, uint32_t *exc, uint64_t cap) {
     __shared__ uint8_t rev[256];
     __shared__ uint32_t wc[UW_TC_THREADS / UW_GPU_WARP];
     build_rev(p, rev);
     const uint32_t lane = threadIdx.x % UW_GPU_WARP, warp = threadIdx.x / UW_GPU_WARP;
     const uint64_t T = (uint64_t)p.tiles_r * p.tiles_c;
+    uint32_t err = 0;
     for (uint64_t t = blockIdx.x; t < T; t += gridDim.x) {
         const uint32_t ti = (uint32_t)(t / p.tiles_c), tj = (uint32_t)(t % p.tiles_c);
         const uint32_t r0 = ti * p.R, c0 = tj * p.C;
@@ -58,16 +62,21 @@ __global__ void __launch_bounds__(UW_TC_THREADS) uw_k_exceptions(uw_kparams p, c
                 before += k < warp ? wc[k] : 0;
                 total += wc[k];
             }
-            if (WRITE && rare) exc[running + before + uw_gpu_popc_mask(bal & uw_gpu_lanemask_lt(lane))] = pos << 8 | e;
+            if (WRITE && rare) {
+                const uint64_t k = running + before + uw_gpu_popc_mask(bal & uw_gpu_lanemask_lt(lane));
+                if (k < cap) exc[k] = pos << 8 | e;
+                else err |= UW_DERR_EXC_ORDER;
+            }
             running += total;
             __syncthreads();
         }
         if (!WRITE && threadIdx.x == 0) counts[t] = (uint32_t)running;
     }
+    if (err) uw_gpu_atomic_or(p.err, err);
 }
 
-/* exclusive scan of counts[0..T) into excidx[0..T] (one block) */
-__global__ void __launch_bounds__(1024) uw_k_scan(const uint32_t *counts, uint64_t *excidx, uint64_t T) {
+/* exclusive scan of counts[0..T) into excidx[0..T] (one block), each entry at most cap */
+__global__ void __launch_bounds__(1024) uw_k_scan(const uint32_t *counts, uint64_t *excidx, uint64_t T, uint64_t cap, uint32_t *err) {
     __shared__ uint64_t part[1024];
     __shared__ uint64_t carry;
     if (threadIdx.x == 0) carry = 0;
@@ -83,12 +92,15 @@ __global__ void __launch_bounds__(1024) uw_k_scan(const uint32_t *counts, uint64
             part[threadIdx.x] += add;
             __syncthreads();
         }
-        if (i < T) excidx[i] = carry + part[threadIdx.x] - v;
+        if (i < T) excidx[i] = min(carry + part[threadIdx.x] - v, cap);
         __syncthreads();
         if (threadIdx.x == 1023) carry += part[1023];
         __syncthreads();
     }
-    if (threadIdx.x == 0) excidx[T] = carry;
+    if (threadIdx.x == 0) {
+        excidx[T] = min(carry, cap);
+        if (carry > cap) uw_gpu_atomic_or(err, UW_DERR_EXC_ORDER);
+    }
 }
 
 static size_t up256(size_t v) { return (v + 255) & ~(size_t)255; }
@@ -100,6 +112,7 @@ uw_status uw_cu_transcode(cu_ctx *c, const cu_weights *w, uw_gpu_stream s, cu_pa
     const uint64_t T = (uint64_t)k.tiles_r * k.tiles_c;
     size_t o_exps = 0, o_nib = up256(w->n), o_cnt = o_nib + up256((w->n + 1) / 2), o_idx = o_cnt + up256(4 * T),
            o_exc = o_idx + up256(8 * (T + 1)), total = o_exc + up256(4 * (w->nexc ? w->nexc : 1));
+    const uint64_t cap = w->nexc; /* the exception list's capacity, in entries */
     UW_FORWARD_IF_ERROR(uw_cu_scratch(c, s, total, scratch));
     uint8_t *base = (uint8_t *)*scratch;
     uint8_t *exps = base + o_exps, *nib = base + o_nib;
@@ -111,11 +124,11 @@ uw_status uw_cu_transcode(cu_ctx *c, const cu_weights *w, uw_gpu_stream s, cu_pa
     UW_GPU_LAUNCH(uw_k_nibbles, (unsigned)(gb < 8ull * sms ? gb : 8ull * sms), UW_TC_THREADS, 0, s, k, exps, nib, w->n);
     UW_FORWARD_IF_ERROR(uw_cu_launch_check("nibble kernel"));
     unsigned gt = (unsigned)(T < 8ull * sms ? T : 8ull * sms);
-    UW_GPU_LAUNCH(uw_k_exceptions<0>, gt, UW_TC_THREADS, 0, s, k, exps, counts, nullptr, nullptr);
+    UW_GPU_LAUNCH(uw_k_exceptions<0>, gt, UW_TC_THREADS, 0, s, k, exps, counts, nullptr, nullptr, cap);
     UW_FORWARD_IF_ERROR(uw_cu_launch_check("exception count kernel"));
-    UW_GPU_LAUNCH(uw_k_scan, 1, 1024, 0, s, counts, excidx, T);
+    UW_GPU_LAUNCH(uw_k_scan, 1, 1024, 0, s, counts, excidx, T, cap, k.err);
     UW_FORWARD_IF_ERROR(uw_cu_launch_check("exception scan kernel"));
-    UW_GPU_LAUNCH(uw_k_exceptions<1>, gt, UW_TC_THREADS, 0, s, k, exps, nullptr, excidx, exc);
+    UW_GPU_LAUNCH(uw_k_exceptions<1>, gt, UW_TC_THREADS, 0, s, k, exps, nullptr, excidx, exc, cap);
     UW_FORWARD_IF_ERROR(uw_cu_launch_check("exception write kernel"));
     pal->nib = nib;
     pal->plane = k.plane;
