@@ -1,0 +1,46 @@
+/* uw_c3.h - contract C3's tolerance, shared by the conformance program and the CUDA benchmark:
+ * |y - y64| <= uw_c3_gamma(backend, K) * sum_k |x_k w_k| + uw_c3_floor(K), y64 the float64 dot
+ * product of the same BF16 inputs. Derivations: docs/backends.md, "Contract C3: the bounds". */
+#ifndef UW_C3_H
+#define UW_C3_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define UW_C3_MAX_SPLITS 64 /* the most k-splits a GPU backend runs (device spec splitk=, cuda_device.cu) */
+
+/* Round-to-nearest fp32 accumulation of exact products (BF16 x BF16 is exact in fp32), any order,
+ * split-k partial sums included: gamma_K = K u / (1 - K u), u = 2^-24. */
+static inline double uw_c3_gamma_rn(uint64_t K) {
+    const double u = ldexp(1.0, -24), m = (double)K * u;
+    return m / (1 - m);
+}
+
+/* NVIDIA tensor cores (mma.sync, wgmma): each instruction adds a block of b <= 16 exact products
+ * to the fp32 accumulator, aligning all b + 1 terms to the largest and truncating them to a
+ * 24-bit window, then truncating the sum to fp32. A block errs by less than
+ * 2^-23 ((b + 1) max|t| + |sum|) <= 2^-23 (b + 2) S, S the running sum of |products|; K products
+ * take ceil(K / b) blocks, and the split-k reduction (round to nearest, at most 64 partials) adds
+ * at most 64 u. Worst block size b in 1..16, so the bound holds whatever b the chip uses. */
+static inline double uw_c3_gamma_tc(uint64_t K) {
+    const double d = ldexp(1.0, -23);
+    double m = 0;
+    for (uint64_t b = 1; b <= 16; b++) {
+        double mb = (double)((K + b - 1) / b) * (double)(b + 2);
+        if (mb > m) m = mb;
+    }
+    m += UW_C3_MAX_SPLITS / 2; /* 64 u = 32 d */
+    return m * d / (1 - m * d);
+}
+
+/* which accumulation a backend's kernels use: tensor cores for "cuda", round to nearest elsewhere */
+static inline double uw_c3_gamma(const char *backend, uint64_t K) {
+    return !strcmp(backend, "cuda") ? uw_c3_gamma_tc(K) : uw_c3_gamma_rn(K);
+}
+
+/* absolute slack for results near the underflow threshold: a subnormal partial sum flushed to
+ * zero (tensor cores, AVX-512 BF16) errs by less than 2^-126 per accumulation step */
+static inline double uw_c3_floor(uint64_t K) { return (double)(K + UW_C3_MAX_SPLITS) * ldexp(1.0, -126); }
+
+#endif
