@@ -78,15 +78,45 @@ static __device__ __forceinline__ void mbar_arrive_expect_tx(uint64_t *b, uint32
                  "r"(bytes)
                  : "memory");
 }
-static __device__ __forceinline__ void mbar_wait(uint64_t *b, uint32_t parity) {
+/* Waits for the phase `parity` of barrier b. Debug builds (no NDEBUG) and builds with
+ * UW_GPU_BOUNDED_WAITS (ci/device-check.sh) bound the wait: after UW_MBAR_TIMEOUT_NS (4 s) of
+ * %globaltimer it prints the barrier (name[index]), the parity, block and thread, and traps, so a
+ * protocol error fails the launch in seconds instead of hanging the GPU. */
+#if !defined(NDEBUG) || defined(UW_GPU_BOUNDED_WAITS)
+#define UW_MBAR_BOUNDED 1
+#ifndef UW_MBAR_TIMEOUT_NS
+#define UW_MBAR_TIMEOUT_NS 4000000000ull
+#endif
+#endif
+static __device__ __forceinline__ void mbar_wait_(uint64_t *b, uint32_t parity, const char *name, uint32_t index) {
     uint32_t done = 0;
+#ifdef UW_MBAR_BOUNDED
+    uint64_t t0 = 0;
+#endif
     do {
         asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}"
                      : "=r"(done)
                      : "r"(uw_gpu_smem_addr(b)), "r"(parity)
                      : "memory");
+#ifdef UW_MBAR_BOUNDED
+        if (!done) {
+            uint64_t now;
+            asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
+            if (!t0) {
+                t0 = now;
+            } else if (now - t0 > UW_MBAR_TIMEOUT_NS) {
+                printf("unweight cuda: hopper kernel: mbarrier wait timed out: %s[%u] parity %u, block (%u,%u,%u) thread %u\n", name,
+                       index, parity, blockIdx.x, blockIdx.y, blockIdx.z, threadIdx.x);
+                __trap();
+            }
+        }
+#else
+        (void)name;
+        (void)index;
+#endif
     } while (!done);
 }
+#define mbar_wait(bars, i, parity) mbar_wait_(&(bars)[i], (parity), #bars, (i))
 static __device__ __forceinline__ void fence_barrier_init() { asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory"); }
 static __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;" ::: "memory"); }
 /* 1-D bulk copy global -> shared (16-byte aligned, multiple of 16 bytes) completing on bar */
@@ -120,8 +150,11 @@ __global__ void __launch_bounds__(UW_H_THREADS, 1)
     uw_k_mm_hopper(const __grid_constant__ uw_kparams p, const __grid_constant__ uw_mmargs a,
                    const __grid_constant__ uw_gpu_tmap tmx, const __grid_constant__ uw_gpu_tmap tmw) {
 #ifdef UW_HOPPER_BODY
-    extern __shared__ uint8_t sm_raw[];
-    uint8_t *sm = (uint8_t *)(((uintptr_t)sm_raw + 1023) & ~(uintptr_t)1023);
+    UW_GPU_DYNAMIC_SMEM(sm_raw, 16);
+    /* 1024-byte alignment (128-byte swizzle atoms) by an offset from sm_raw, never through an
+     * integer: a pointer rebuilt from uintptr_t loses its address space, and every table lookup
+     * and tile store would become a generic access (ci/check-ptx.sh checks the PTX) */
+    uint8_t *sm = sm_raw + ((1024u - (uw_gpu_smem_addr(sm_raw) & 1023u)) & 1023u);
     const uint32_t C = p.C;
     const uw_hlayout L = uw_hopper_layout(SRC, BN, C, p.tab_bits);
     const uint32_t NXS = L.nxs;
@@ -153,11 +186,11 @@ __global__ void __launch_bounds__(UW_H_THREADS, 1)
             const uw_step s = uw_step_of(p, band, kb + i);
             const uint32_t nsb = (s.tc + 63) / 64, slot = i % UW_H_NW;
             const uint8_t *W = sm + L.w + slot * UW_BAND * C * 2;
-            mbar_wait(&w_full[slot], (i / UW_H_NW) & 1);
+            mbar_wait(w_full, slot, (i / UW_H_NW) & 1);
             for (uint32_t sb = 0; sb < nsb; sb++, j++) {
                 const uint32_t xs = j % NXS;
                 const uint8_t *X = sm + L.x + xs * BN * 128;
-                mbar_wait(&x_full[xs], (j / NXS) & 1);
+                mbar_wait(x_full, xs, (j / NXS) & 1);
                 wgmma_fence();
 #pragma unroll
                 for (int kk = 0; kk < 4; kk++)
@@ -188,7 +221,7 @@ __global__ void __launch_bounds__(UW_H_THREADS, 1)
                 const uint32_t kt = kb + i, st = i % UW_H_NS, slot = i % UW_H_NW;
                 const uw_step s = uw_step_of(p, band, kt);
                 const uint8_t *P = sm + L.stage + st * L.stage_bytes, *aux = P + L.p_bytes;
-                mbar_wait(&comp_full[st], (i / UW_H_NS) & 1);
+                mbar_wait(comp_full, st, (i / UW_H_NS) & 1);
                 const uint8_t *E = Eg;
                 uint32_t ldE = C + 4;
                 if (SRC == UW_SRC_HUFF) {
@@ -200,7 +233,7 @@ __global__ void __launch_bounds__(UW_H_THREADS, 1)
                     ldE = C + 16;
                 }
                 group_bar();
-                mbar_wait(&w_empty[slot], ((i / UW_H_NW) & 1) ^ 1);
+                mbar_wait(w_empty, slot, ((i / UW_H_NW) & 1) ^ 1);
                 uint8_t *W = sm + L.w + slot * UW_BAND * C * 2;
                 uw_join_tile(s, C, E, ldE, P, C + 16, gi, 64,
                              [&](uint32_t r, uint32_t c, uint4 v) { *(uint4 *)(W + uw_wslot_off(r, c)) = v; });
@@ -223,7 +256,7 @@ __global__ void __launch_bounds__(UW_H_THREADS, 1)
                 const uint32_t slot = i % UW_H_NW;
                 if (lane == 0) {
                     uint8_t *W = sm + L.w + slot * UW_BAND * C * 2;
-                    mbar_wait(&w_empty[slot], ((i / UW_H_NW) & 1) ^ 1);
+                    mbar_wait(w_empty, slot, ((i / UW_H_NW) & 1) ^ 1);
                     mbar_arrive_expect_tx(&w_full[slot], nsb * UW_BAND * 128);
                     for (uint32_t sb = 0; sb < nsb; sb++)
                         tma_2d(W + sb * UW_BAND * 128, &tmw, (int32_t)(s.c0 + sb * 64), (int32_t)s.r0, &w_full[slot]);
@@ -232,7 +265,7 @@ __global__ void __launch_bounds__(UW_H_THREADS, 1)
             }
             const uint32_t st = i % UW_H_NS;
             uint8_t *P = sm + L.stage + st * L.stage_bytes, *aux = P + L.p_bytes;
-            mbar_wait(&comp_empty[st], ((i / UW_H_NS) & 1) ^ 1);
+            mbar_wait(comp_empty, st, ((i / UW_H_NS) & 1) ^ 1);
             uint32_t bytes = s.valid * s.tc; /* plane rows (tc is a multiple of 32 here) */
             if (SRC == UW_SRC_HUFF) bytes += uw_stage_plan(p, band, kt, L.aux_cap, [](uint32_t, uint32_t, uint64_t, uint32_t) {});
             else if (SRC == UW_SRC_PAL) bytes += s.valid * (s.tc / 2);
@@ -258,7 +291,7 @@ __global__ void __launch_bounds__(UW_H_THREADS, 1)
             const uint32_t nsb = (s.tc + 63) / 64;
             for (uint32_t sb = 0; sb < nsb; sb++, j++) {
                 const uint32_t xs = j % NXS;
-                mbar_wait(&x_empty[xs], ((j / NXS) & 1) ^ 1);
+                mbar_wait(x_empty, xs, ((j / NXS) & 1) ^ 1);
                 mbar_arrive_expect_tx(&x_full[xs], BN * 128);
                 tma_2d(sm + L.x + xs * BN * 128, &tmx, (int32_t)(s.c0 + sb * 64), (int32_t)n0, &x_full[xs]);
             }
