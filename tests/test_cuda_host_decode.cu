@@ -5,7 +5,8 @@
  * 128-byte-swizzled layout) are __host__ __device__, so this test runs the very same code on the
  * host, with the device decode table built as on upload, over the golden vectors and edge-case
  * tensors re-encoded in the backend's geometries, and checks every tile bit for bit against the
- * original weights. Needs no GPU (label cuda, built with UW_CUDA=ON). */
+ * original weights. Needs no GPU (label cuda, built with UW_CUDA=ON). With --tmap-alignment it checks
+ * instead where resident weights keep their tensor maps (below). */
 #include <dirent.h>
 
 #include "../backends/cuda/cuda_internal.h"
@@ -181,7 +182,35 @@ static void check_geometry(const char *name, const uint16_t *w, uint64_t rows, u
     uw_free(blob);
 }
 
+/* --tmap-alignment: resident weights keep their tensor map (the TMA descriptor the Hopper kernel
+ * reads) at the alignment cuTensorMapEncodeTiled requires, and the encoder wrapper refuses
+ * misaligned storage before calling the encoder (calloc'd weights had 16-byte-aligned maps) */
+static int encoder_called;
+static int fake_encoder(void) { return encoder_called = 1; }
+static void tmap_alignment(void) {
+    cu_weights *w[32];
+    for (int i = 0; i < 32; i++) {
+        w[i] = uw_cu_weights_new();
+        CHECK(w[i] && (uintptr_t)&w[i]->tmap_w % 64 == 0 && (uintptr_t)&w[i]->tmap_w % alignof(uw_gpu_tmap) == 0,
+              "weights %d: tensor map at %p is %zu-byte aligned", i, w[i] ? (void *)&w[i]->tmap_w : NULL, alignof(uw_gpu_tmap));
+        CHECK(w[i] && !w[i]->huff && !w[i]->has_tmap_w && !w[i]->n, "weights %d start zeroed", i);
+    }
+    for (int i = 0; i < 32; i++) uw_cu_weights_free(w[i]);
+    cu_ctx *c = (cu_ctx *)calloc(1, sizeof(cu_ctx));
+    c->tmap_encode = (void *)fake_encoder;
+    uint8_t *buf = (uint8_t *)aligned_alloc(256, 512);
+    uw_status s = uw_cu_tmap_2d(c, (uw_gpu_tmap *)(buf + 16), buf, 64, 64, 128, 64, 64);
+    CHECK(s == UW_ERR_BACKEND && !encoder_called, "a 16-byte-aligned tensor map is refused before the encoder runs (status %d)", (int)s);
+    free(buf);
+    free(c);
+    printf("tensor maps: resident storage aligned to %zu bytes; misaligned storage refused\n", alignof(uw_gpu_tmap));
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--tmap-alignment")) {
+        tmap_alignment();
+        T_DONE();
+    }
     static const uint32_t geos[][3] = {{64, 256, 64}, {32, 128, 8}, {16, 64, 5}, {64, 64, 1}};
     /* the golden vectors (their decoded weights), re-encoded as the backend does on upload */
     int ngold = 0;

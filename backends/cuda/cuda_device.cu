@@ -96,6 +96,9 @@ uw_status uw_cu_parse_spec(const char *spec, cu_params *p) {
 
 uw_status uw_cu_tmap_2d(const cu_ctx *c, uw_gpu_tmap *m, const void *base, uint64_t dim0, uint64_t dim1, uint64_t stride1_bytes,
                         uint32_t box0, uint32_t box1) {
+    UW_RETURN_ERROR_IF((uintptr_t)m % alignof(uw_gpu_tmap), UW_ERR_BACKEND,
+                       UW_GPU_VENDOR ": tensor map storage at %p is not %zu-byte aligned (cuTensorMapEncodeTiled needs 64)", (void *)m,
+                       alignof(uw_gpu_tmap));
     UW_RETURN_ERROR_IF(!c->tmap_encode, UW_ERR_UNSUPPORTED, UW_GPU_VENDOR ": no tensor-map encoder (driver too old)");
     UW_RETURN_ERROR_IF(!uw_gpu_tmap_bf16_2d(c->tmap_encode, m, base, dim0, dim1, stride1_bytes, box0, box1), UW_ERR_BACKEND,
                        UW_GPU_VENDOR ": %s failed for a %llux%llu map", UW_GPU_TMAP_ENCODER, (unsigned long long)dim0, (unsigned long long)dim1);

@@ -92,7 +92,8 @@ uw_status uw_cu_parse_spec(const char *spec, cu_params *p);
 uw_status uw_cu_open(const char *spec, cu_ctx **out);
 void uw_cu_close(cu_ctx *c);
 void uw_cu_note(const cu_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* 2-D BF16 tensor map (dim0 innermost), 128-byte swizzle, zero fill out of bounds */
+/* 2-D BF16 tensor map (dim0 innermost), 128-byte swizzle, zero fill out of bounds; m must be
+ * aligned as uw_gpu_tmap is (UW_ERR_BACKEND otherwise, before the encoder is called) */
 uw_status uw_cu_tmap_2d(const cu_ctx *c, uw_gpu_tmap *m, const void *base, uint64_t dim0, uint64_t dim1, uint64_t stride1_bytes,
                         uint32_t box0, uint32_t box1);
 
@@ -109,6 +110,9 @@ uw_status uw_cu_err_check(cu_ctx *c, uw_gpu_stream s, const char *what);
 uw_status uw_cu_launch_check(const char *what);
 
 /* ---- cuda_weights.cu */
+/* a zeroed cu_weights in storage aligned for its tensor map (calloc's 16 bytes are not enough:
+ * cuTensorMapEncodeTiled needs the map 64-byte aligned, CUtensorMap is declared 128); free() */
+cu_weights *uw_cu_weights_new(void);
 uw_status uw_cu_upload(cu_ctx *c, const uw_blob *b, unsigned resident, cu_weights **out);
 void uw_cu_weights_free(cu_weights *w);
 /* kernel parameters of a resident form */

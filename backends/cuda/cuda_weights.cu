@@ -90,7 +90,7 @@ uw_status uw_cu_upload(cu_ctx *c, const uw_blob *b, unsigned resident, cu_weight
     UW_RETURN_ERROR_IF(b->rows > 0xFFFFFFFFull || b->cols > 0xFFFFFFFFull || b->n > ((uint64_t)1 << 38), UW_ERR_LIMIT,
                        UW_GPU_VENDOR ": %llux%llu is over the backend's limits (2^32 rows or columns, 2^38 elements)",
                        (unsigned long long)b->rows, (unsigned long long)b->cols);
-    cu_weights *w = (cu_weights *)calloc(1, sizeof *w);
+    cu_weights *w = uw_cu_weights_new();
     UW_RETURN_ERROR_IF(!w, UW_ERR_NOMEM, "out of memory");
     w->rows = b->rows;
     w->cols = b->cols;
@@ -128,6 +128,15 @@ uw_status uw_cu_upload(cu_ctx *c, const uw_blob *b, unsigned resident, cu_weight
     uw_cu_note(c, "upload %llux%llu: %s", (unsigned long long)w->rows, (unsigned long long)w->cols, w->note);
     *out = w;
     return UW_OK;
+}
+
+static_assert(alignof(uw_gpu_tmap) >= 64 && alignof(cu_weights) >= alignof(uw_gpu_tmap), "tensor maps need 64-byte alignment");
+
+cu_weights *uw_cu_weights_new(void) {
+    const size_t a = alignof(cu_weights) > 128 ? alignof(cu_weights) : 128, n = (sizeof(cu_weights) + a - 1) / a * a;
+    cu_weights *w = (cu_weights *)aligned_alloc(a, n);
+    if (w) memset((void *)w, 0, n);
+    return w;
 }
 
 void uw_cu_weights_free(cu_weights *w) {

@@ -148,7 +148,7 @@ static inline void *uw_gpu_driver_entry(const char *symbol) {
     (void)symbol;
     return NULL;
 }
-typedef struct uw_gpu_tmap {
+typedef struct alignas(64) uw_gpu_tmap { /* (aligned like CUtensorMap, so the storage checks are the same) */
     uint64_t opaque[16];
 } uw_gpu_tmap;
 #define UW_GPU_TMAP_ENCODER "(no tensor maps on AMD)"
