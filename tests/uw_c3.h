@@ -1,6 +1,7 @@
 /* uw_c3.h - contract C3's tolerance, shared by the conformance program and the CUDA benchmark:
  * |y - y64| <= uw_c3_gamma(backend, K) * sum_k |x_k w_k| + uw_c3_floor(K), y64 the float64 dot
- * product of the same BF16 inputs. Derivations: docs/backends.md, "Contract C3: the bounds". */
+ * product of the same BF16 inputs. The tensor-core derivation: docs/backends.md, CUDA, "C3: the
+ * tensor-core bound". */
 #ifndef UW_C3_H
 #define UW_C3_H
 
@@ -20,14 +21,14 @@ static inline double uw_c3_gamma_rn(uint64_t K) {
 /* NVIDIA tensor cores (mma.sync, wgmma): each instruction adds a block of b <= 16 exact products
  * to the fp32 accumulator, aligning all b + 1 terms to the largest and truncating them to a
  * 24-bit window, then truncating the sum to fp32. A block errs by less than
- * 2^-23 ((b + 1) max|t| + |sum|) <= 2^-23 (b + 2) S, S the running sum of |products|; K products
- * take ceil(K / b) blocks, and the split-k reduction (round to nearest, at most 64 partials) adds
+ * 2^-23 ((b + 1) max|t| + |sum|) < 2^-23 (b + 3) S, S the running sum of |products| plus the
+ * error so far; K products take ceil(K / b) blocks, and the split-k reduction (round to nearest, at most 64 partials) adds
  * at most 64 u. Worst block size b in 1..16, so the bound holds whatever b the chip uses. */
 static inline double uw_c3_gamma_tc(uint64_t K) {
     const double d = ldexp(1.0, -23);
     double m = 0;
     for (uint64_t b = 1; b <= 16; b++) {
-        double mb = (double)((K + b - 1) / b) * (double)(b + 2);
+        double mb = (double)((K + b - 1) / b) * (double)(b + 3);
         if (mb > m) m = mb;
     }
     m += UW_C3_MAX_SPLITS / 2; /* 64 u = 32 d */
