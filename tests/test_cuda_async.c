@@ -6,11 +6,12 @@
  *     scratch buffer); nothing is synchronised by the library (the test synchronises);
  *   - C2 among the pipelines, with x aligned and with x 2 bytes off a 16-byte boundary (the
  *     generic kernels): each equals plain-bf16 (decode+gemm equals blas-bf16);
- *   - C3 for plain-bf16 and blas-bf16: within gamma_n * sum|x w| of a float64 reference.
+ *   - C3 for plain-bf16 and blas-bf16: within the tensor-core bound (uw_c3.h) of a float64 reference.
  * The cpu backend answers UW_ERR_UNSUPPORTED. Exit 77 without a GPU. */
 #include <cuda_runtime_api.h>
 
 #include "test_util.h"
+#include "uw_c3.h"
 
 static const uw_pipeline pipes[] = {UW_PIPELINE_PLAIN_BF16,      UW_PIPELINE_FUSED_HUFFMAN, UW_PIPELINE_PALETTE_DIRECT,
                                     UW_PIPELINE_PALETTE_TRANSCODE, UW_PIPELINE_EXP_PREDECODE, UW_PIPELINE_DECODE_GEMM,
@@ -30,9 +31,9 @@ static float f32(uint16_t v) {
     return f;
 }
 
-/* C3: every output within gamma_n * sum |x w| of the float64 dot product */
+/* C3: every output within the tensor-core bound (uw_c3.h) of the float64 dot product */
 static int within_c3(const uint16_t *x, const uint16_t *w, const float *y, uint64_t B, uint64_t rows, uint64_t cols) {
-    double u = ldexp(1.0, -24), g = (double)cols * u / (1 - (double)cols * u);
+    const double g = uw_c3_gamma("cuda", cols), fl = uw_c3_floor(cols);
     for (uint64_t b = 0; b < B; b++)
         for (uint64_t r = 0; r < rows; r++) {
             double ref = 0, mag = 0;
@@ -41,7 +42,7 @@ static int within_c3(const uint16_t *x, const uint16_t *w, const float *y, uint6
                 ref += a;
                 mag += fabs(a);
             }
-            if (fabs((double)y[b * rows + r] - ref) > g * mag) return 0;
+            if (!(fabs((double)y[b * rows + r] - ref) <= g * mag + fl)) return 0;
         }
     return 1;
 }
