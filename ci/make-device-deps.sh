@@ -40,4 +40,4 @@ WRAP
 fi
 PKG_CONFIG_PATH="$PWD/.deps/lib/pkgconfig" .deps/bin/pkg-config --cflags --libs jansson libxxhash
 du -sh .deps
-echo "make-device-deps: .deps ready; carry it: run(command=\"bash ci/device-check.sh\", carry=[\".deps\"])"
+echo "make-device-deps: .deps ready; next: bash ci/device-check.sh --prepare (see its header)"
