@@ -5,7 +5,8 @@
 # says what each stage found.
 #
 # Exact invocation:
-#   1. here, once per change (no GPU needed; ~10 minutes on 2 cores):
+#   1. here, once per change (no GPU needed; about a minute on 2 cores), in the checkout the device
+#      tool sends (the session's own, e.g. /work/main):
 #        bash ci/make-device-deps.sh            # .deps: jansson/xxhash/pkg-config (the GPU image has none)
 #        bash ci/device-check.sh --prepare      # .devcheck: sm_90a binaries (bounded mbarrier waits),
 #                                               # the benchmark's weights pre-encoded (no host encoding on the GPU)
@@ -42,7 +43,7 @@ case "${1:-}" in
 esac
 PREP=.devcheck
 NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-BINS=(unweight-cli gpu_smoke test_conformance test_tuner test_cuda_async test_cuda_host_decode bench_cuda)
+BINS=(unweight-cli gpu_smoke test_conformance test_tuner test_threads test_choice test_cuda_async test_cuda_host_decode bench_cuda)
 use_deps() { # jansson/xxhash from .deps (ci/make-device-deps.sh): static, so binaries need nothing there
   if [ -d .deps/lib/pkgconfig ]; then
     export PKG_CONFIG_PATH="$ROOT/.deps/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
@@ -63,6 +64,7 @@ if [ "$MODE" = prepare ]; then
   # what travels: binaries, CTest files, the weights; not the objects
   find "$PREP/build" -depth -name CMakeFiles -exec rm -rf {} +
   find "$PREP/build" \( -name '*.a' -o -name '*.ptx' -o -name '*.fatbin*' \) -delete
+  for b in "${BINS[@]}"; do find "$PREP/build" -type f -name "${b/unweight-cli/unweight}" -exec strip {} +; done
   echo "$ROOT" > "$PREP/ROOT"
   du -sh "$PREP" .deps
   echo "device-check --prepare: ready; run(command=\"bash ci/device-check.sh\", carry=[\".deps\", \".devcheck\"], timeout_s=420)"
