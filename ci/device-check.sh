@@ -43,7 +43,8 @@ case "${1:-}" in
 esac
 PREP=.devcheck
 NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
-BINS=(unweight-cli gpu_smoke test_conformance test_tuner test_threads test_choice test_cuda_async test_cuda_host_decode bench_cuda)
+BINS=(unweight-cli gpu_smoke test_conformance test_tuner test_threads test_choice test_decode_reject test_cuda_async test_cuda_host_decode
+  bench_cuda)
 use_deps() { # jansson/xxhash from .deps (ci/make-device-deps.sh): static, so binaries need nothing there
   if [ -d .deps/lib/pkgconfig ]; then
     export PKG_CONFIG_PATH="$ROOT/.deps/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
@@ -193,7 +194,9 @@ else
   sum=$(grep -E "tests passed|No tests were found" "$RES/stage4-ctest.log" | tail -1)
   nsk=$(grep -c "(Skipped)\|Not Run" "$RES/stage4-ctest.log" || true)
   nfl=$(grep -cE "\*\*\*Failed|\(Failed\)|\*\*\*Timeout|\*\*\*Exception|SEGFAULT" "$RES/stage4-ctest.log" || true)
-  if [ "$HAVE_GPU" = 0 ]; then row 4 ctest "-" "no device ($sum; $nsk skipped)"
+  nmiss=$(grep -c "Could not find executable" "$RES/stage4-ctest.log" || true)
+  if [ "$nmiss" -gt 0 ]; then row 4 ctest FAIL "$nmiss test programs missing from $B (BINS in this script)"
+  elif [ "$HAVE_GPU" = 0 ]; then row 4 ctest "-" "no device ($sum; $nsk skipped)"
   elif [ "$nsk" = 0 ] && [ "$nfl" = 0 ] && grep -q "100% tests passed" "$RES/stage4-ctest.log"; then row 4 ctest ok "$sum"
   else row 4 ctest FAIL "${sum:-ctest did not finish (80 s)}; $nsk skipped (a skip is a failure here)"
   fi
