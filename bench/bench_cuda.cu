@@ -3,6 +3,8 @@
  * usage: bench_cuda SAMPLE.safetensors [--log FILE] [--reps N] [--batches 1,4,16,64,256] [--scale D | --small]
  *                   [--save DIR]
  *        bench_cuda --load DIR [--log FILE] [--reps N] [--batches ...]
+ *        bench_cuda --kernel-info   (no GPU needed: threads and dynamic shared memory of every
+ *                                    matmul kernel instance, read by ci/kernel-budget.py)
  *
  * Weights (bench_cuda_weights.cu): Llama-3.1-8B MLP shapes, gate/up 14336x4096 and down
  * 4096x14336, synthetic: each exponent drawn from the exponent histogram of SAMPLE's BF16 tensors
@@ -282,6 +284,30 @@ static void time_decode(uw_weights *wt, const weight *s, int reps, cudaStream_t 
     cudaFree(src);
 }
 
+/* ---------------------------------------------------------------- kernel facts ------------ */
+
+/* one line per matmul kernel instance: threads per CTA and dynamic shared memory for the default
+ * resident geometry of each vendor (CUDA 64x256 tiles; HIP 64x64, the same generic kernel source)
+ * and the largest decode table (12 bits); the kernel budget check (ci/kernel-budget.py) reads it */
+static void kernel_info(void) {
+    static const char *src_name[UW_SRC_COUNT] = {"bf16", "huff", "pal", "exp"};
+    static const uint32_t bns[] = {16, 64, 128};
+    for (int src = 0; src < UW_SRC_COUNT; src++)
+        for (int b = 0; b < 3; b++) {
+            uint32_t bn = bns[b];
+            printf("kernel hopper %s bn=%u threads=%u smem=%zu C=256 tab_bits=12\n", src_name[src], bn, uw_cu_hopper_threads(),
+                   uw_cu_hopper_smem(src, bn, 256, 12));
+            if (bn == 128) continue;
+            printf("kernel generic %s bn=%u threads=%u smem=%zu C=256 tab_bits=12\n", src_name[src], bn, uw_cu_generic_threads(),
+                   uw_cu_generic_smem(src, bn, 256, 12));
+            printf("kernel generic-hip %s bn=%u threads=%u smem=%zu C=64 tab_bits=12\n", src_name[src], bn, uw_cu_generic_threads(),
+                   uw_cu_generic_smem(src, bn, 64, 12));
+        }
+    for (int e = 0; e < 2; e++)
+        printf("kernel decode %s bn=0 threads=%u smem=%zu C=256 tab_bits=12\n", e ? "exps" : "huff", uw_cu_decode_threads(),
+               uw_cu_decode_smem(64, 256, 12));
+}
+
 /* ---------------------------------------------------------------- main -------------------- */
 
 static void usage(void) {
@@ -300,6 +326,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--scale") && i + 1 < argc) scale = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--save") && i + 1 < argc) save = argv[++i];
         else if (!strcmp(argv[i], "--load") && i + 1 < argc) load = argv[++i];
+        else if (!strcmp(argv[i], "--kernel-info")) {
+            kernel_info();
+            return 0;
+        }
         else if (!strcmp(argv[i], "--batches") && i + 1 < argc) {
             for (char *t = strtok(argv[++i], ","); t && nb < 16; t = strtok(NULL, ",")) batches[nb++] = strtoull(t, NULL, 10);
         } else if (argv[i][0] != '-' && !sample) sample = argv[i];

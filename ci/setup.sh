@@ -4,6 +4,8 @@ set -euo pipefail
 pkgs=(cmake gcc make pkg-config libjansson-dev libxxhash-dev python3)
 # the Python package (ci/python-test.sh): a virtual environment for pip (Debian's python3 needs it)
 pkgs+=(python3-venv)
+# ci/kernel-budget.py installs NVIDIA's disassembler wheels with pip (--target, no system change)
+pkgs+=(python3-pip)
 # valgrind: the CLI round trip under memcheck (ctest valgrind_cli_roundtrip_clean)
 pkgs+=(valgrind)
 # the OpenCL backend (-DUW_OPENCL=ON): headers, the ICD loader, and PoCL as a CPU device for CI

@@ -108,6 +108,9 @@ __global__ void uw_k_decode_pal_exc(uw_kparams p, uint16_t *out) {
     if (err) uw_gpu_atomic_or(p.err, err);
 }
 
+uint32_t uw_cu_decode_threads(void) { return UW_DEC_THREADS; }
+size_t uw_cu_decode_smem(uint32_t R, uint32_t C, uint32_t tab_bits) { return ((size_t)4 << tab_bits) + (size_t)R * (C + 4); }
+
 static unsigned persistent_grid(const cu_ctx *c, uint64_t work, unsigned per_sm) {
     uint64_t g = (uint64_t)c->props.multiProcessorCount * per_sm;
     if (work < g) g = work;
@@ -118,7 +121,7 @@ uw_status uw_cu_decode_huff(cu_ctx *c, const cu_weights *w, uint16_t *out, uint8
     UW_RETURN_ERROR_IF(!w->huff, UW_ERR_UNSUPPORTED, UW_GPU_VENDOR ": the Huffman form is not resident");
     uw_kparams k = uw_cu_kp_base(c, w);
     uw_cu_kp_huff(w, &k);
-    size_t smem = ((size_t)UW_DT_BYTES << k.tab_bits) + (size_t)k.R * (k.C + 4);
+    size_t smem = uw_cu_decode_smem(k.R, k.C, k.tab_bits);
     uint32_t aligned = k.cols % 8 == 0;
     unsigned grid = persistent_grid(c, (uint64_t)k.tiles_r * k.tiles_c, 16);
     if (exps) {

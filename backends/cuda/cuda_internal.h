@@ -134,6 +134,9 @@ cu_palette uw_cu_resident_palette(const cu_weights *w);
 uw_status uw_cu_decode_huff(cu_ctx *c, const cu_weights *w, uint16_t *out, uint8_t *exps, uw_gpu_stream s);
 /* palette IR -> BF16 */
 uw_status uw_cu_decode_palette(cu_ctx *c, const cu_weights *w, const cu_palette *pal, uint16_t *out, uw_gpu_stream s);
+/* threads per block and shared memory of the Huffman decode kernel */
+uint32_t uw_cu_decode_threads(void);
+size_t uw_cu_decode_smem(uint32_t R, uint32_t C, uint32_t tab_bits);
 /* decode to device memory from the smallest resident form */
 uw_status uw_cu_decode_dev(cu_ctx *c, const cu_weights *w, uint16_t *out, uw_gpu_stream s);
 /* decode to host memory, check the error word and the tensor checksum (blocks) */
@@ -166,13 +169,15 @@ uw_status uw_cu_plan(const cu_ctx *c, const cu_weights *w, uint64_t batch, const
 uw_status uw_cu_matmul_dev(cu_ctx *c, cu_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch,
                            uw_gpu_stream s);
 uw_status uw_cu_matmul_host(cu_ctx *c, cu_weights *w, uw_pipeline p, const uint16_t *x, float *y, uint64_t batch);
-/* shared memory of the generic kernel for a source and batch tile */
+/* shared memory of the generic kernel for a source and batch tile, and its threads per CTA */
 size_t uw_cu_generic_smem(int src, uint32_t bn, uint32_t C, uint32_t tab_bits);
+uint32_t uw_cu_generic_threads(void);
 
 /* ---- uw_hopper.cu */
 /* 1 if this build holds the sm_90a kernels and the device (cc 9.0) can run them */
 int uw_cu_hopper_usable(const cu_ctx *c);
 size_t uw_cu_hopper_smem(int src, uint32_t bn, uint32_t C, uint32_t tab_bits);
+uint32_t uw_cu_hopper_threads(void);
 uw_status uw_cu_hopper_matmul(const cu_ctx *c, int src, const uw_kparams *k, const uw_mmargs *a, const uw_plan *pl,
                               const uw_gpu_tmap *tmap_w, uw_gpu_stream s);
 

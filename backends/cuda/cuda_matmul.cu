@@ -37,6 +37,8 @@ size_t uw_cu_generic_smem(int src, uint32_t bn, uint32_t C, uint32_t tab_bits) {
     return w + x + (src != UW_SRC_BF16 ? 2 * rows : 0) + (src == UW_SRC_HUFF ? (size_t)UW_DT_BYTES << tab_bits : 0);
 }
 
+uint32_t uw_cu_generic_threads(void) { return UW_MM_THREADS; }
+
 /* 8 BF16 of row `row` (global, stride ld elements) from column c, zero past `limit` */
 static __device__ __forceinline__ uint4 gather8(const uint16_t *row, uint32_t c, uint32_t limit) {
     uint32_t w[4];

@@ -65,6 +65,8 @@ size_t uw_cu_hopper_smem(int src, uint32_t bn, uint32_t C, uint32_t tab_bits) {
     return uw_hopper_layout(src, bn, C, tab_bits).total;
 }
 
+uint32_t uw_cu_hopper_threads(void) { return UW_H_THREADS; }
+
 /* ---------------------------------------------------------------- sm_90a primitives ------- */
 #ifdef UW_HOPPER_BODY
 static __device__ __forceinline__ void mbar_init(uint64_t *b, uint32_t count) {
