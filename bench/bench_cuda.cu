@@ -303,6 +303,9 @@ static void kernel_info(void) {
             printf("kernel generic-hip %s bn=%u threads=%u smem=%zu C=64 tab_bits=12\n", src_name[src], bn, uw_cu_generic_threads(),
                    uw_cu_generic_smem(src, bn, 64, 12));
         }
+    for (int src = 0; src < UW_SRC_COUNT; src++)
+        printf("kernel gemv %s bn=16 threads=%u smem=%zu C=256 tab_bits=12\n", src_name[src], uw_cu_gemv_threads(),
+               uw_cu_gemv_smem(src, 12));
     for (int e = 0; e < 2; e++)
         printf("kernel decode %s bn=0 threads=%u smem=%zu C=256 tab_bits=12\n", e ? "exps" : "huff", uw_cu_decode_threads(),
                uw_cu_decode_smem(64, 256, 12));

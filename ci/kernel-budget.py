@@ -97,9 +97,9 @@ def check_kernel(k, hw, funcs, res, dem, info):
     mangled = find_symbol(dem, k["symbol"])
     ins = funcs[mangled]
     r = res.get(mangled, {})
-    ki = info.get(k["info"])
+    ki = dict(threads=k["threads"], smem=k["dyn_smem"]) if "dyn_smem" in k else info.get(k.get("info"))
     if ki is None:
-        raise ValueError("no kernel info line for '%s' (bench_cuda --kernel-info)" % k["info"])
+        raise ValueError("no kernel info line for '%s' (bench_cuda --kernel-info)" % k.get("info"))
     row = dict(name=k["name"], arch=k["arch"], threads=ki["threads"], loops=[])
     if k["vendor"] == "cuda":
         smem = ki["smem"] + r.get("shared", 0)

@@ -53,7 +53,7 @@ uw_status uw_cu_probe(void) {
 
 static int is_pow2_in(uint32_t v, uint32_t lo, uint32_t hi) { return v >= lo && v <= hi && !(v & (v - 1)); }
 
-/* "[N][,tile=RxC][,lanes=L][,kernel=auto|generic|hopper][,splitk=S]" (any order). */
+/* "[N][,tile=RxC][,lanes=L][,kernel=auto|generic|hopper|gemv][,splitk=S]" (any order). */
 uw_status uw_cu_parse_spec(const char *spec, cu_params *p) {
     memset(p, 0, sizeof *p);
     p->tile_rows = UW_GPU_DEFAULT_TILE_ROWS;
@@ -78,7 +78,8 @@ uw_status uw_cu_parse_spec(const char *spec, cu_params *p) {
             if (!strcmp(word, "auto")) p->kernel = 0;
             else if (!strcmp(word, "generic")) p->kernel = UW_FAM_GENERIC;
             else if (!strcmp(word, "hopper")) p->kernel = UW_FAM_HOPPER;
-            else return uw_error_set(UW_ERR_INVALID_ARG, UW_GPU_VENDOR " device spec: kernel=%s (auto, generic or hopper)", word);
+            else if (!strcmp(word, "gemv")) p->kernel = UW_FAM_GEMV;
+            else return uw_error_set(UW_ERR_INVALID_ARG, UW_GPU_VENDOR " device spec: kernel=%s (auto, generic, hopper or gemv)", word);
         } else if (sscanf(tok, "%d", &v) == 1 && v >= 0 && strspn(tok, "0123456789") == strlen(tok)) {
             p->device = v;
         } else {

@@ -34,13 +34,13 @@ enum uw_src { UW_SRC_BF16 = 0, UW_SRC_HUFF = 1, UW_SRC_PAL = 2, UW_SRC_EXP = 3, 
 
 /* Matmul kernel families. The family (and its batch tile and split) depends on the device, the
  * weight's shape, the batch size and x's alignment, never on the pipeline: that is contract C2. */
-enum uw_family { UW_FAM_GENERIC = 1, UW_FAM_HOPPER = 2 };
+enum uw_family { UW_FAM_GENERIC = 1, UW_FAM_HOPPER = 2, UW_FAM_GEMV = 3 };
 
 /* Tunables: from the device spec string or UW_CUDA_DEVICE (docs/backends.md). */
 typedef struct cu_params {
     int device;                   /* CUDA device index */
     uint32_t tile_rows, tile_cols, lanes; /* resident geometry: R in {16,32,64}, C in {64,128,256} */
-    int kernel;                   /* 0 auto, UW_FAM_GENERIC, UW_FAM_HOPPER (fails where unavailable) */
+    int kernel;                   /* 0 auto, UW_FAM_GENERIC, UW_FAM_HOPPER (fails where unavailable), UW_FAM_GEMV (batch <= 16 where the weight allows it) */
     int splitk;                   /* 0 auto, else the number of k-splits */
 } cu_params;
 
@@ -77,6 +77,13 @@ typedef struct cu_weights {
     uint16_t *w16;
     uw_gpu_tmap tmap_w;           /* over w16 for the Hopper plain twin (valid if has_tmap_w) */
     int has_tmap_w;
+    /* the GEMV family (batch <= 16, uw_gemv.cu): usable for this weight (64x256 tiles of 64 lanes,
+     * cols % 32 == 0, the Huffman form order 2 without verbatim chunks), and the patch lists of the
+     * Huffman and palette forms (index per tile and chunk, then entries; one device buffer each) */
+    int gemv, gemv_streams;       /* gemv_streams: every step's stream fits the kernel's stage */
+    int gemv_patch_huff, gemv_patch_pal; /* no tile's 32-column chunk has more rare exponents than the kernel takes */
+    uint32_t *patch_huff, *patch_pal;
+    uint64_t patch_huff_idx_n, patch_pal_idx_n; /* entries of the index (the entries follow it) */
     char note[192];
 } cu_weights;
 
@@ -128,6 +135,8 @@ typedef struct cu_palette {
 } cu_palette;
 void uw_cu_kp_palette(const cu_weights *w, const cu_palette *pal, uw_kparams *k);
 cu_palette uw_cu_resident_palette(const cu_weights *w);
+/* the GEMV family's patch list of a form (uw_gemv.cuh) into the kernel parameters */
+void uw_cu_kp_patch(const uint32_t *patch, uint64_t idx_n, uw_kparams *k);
 
 /* ---- cuda_decode.cu */
 /* Huffman -> BF16 (out) or exponent bytes (exps), tile-parallel, on stream s */
@@ -172,6 +181,12 @@ uw_status uw_cu_matmul_host(cu_ctx *c, cu_weights *w, uw_pipeline p, const uint1
 /* shared memory of the generic kernel for a source and batch tile, and its threads per CTA */
 size_t uw_cu_generic_smem(int src, uint32_t bn, uint32_t C, uint32_t tab_bits);
 uint32_t uw_cu_generic_threads(void);
+
+/* ---- uw_gemv.cu (the GEMV family) */
+size_t uw_cu_gemv_smem(int src, uint32_t tab_bits);
+uint32_t uw_cu_gemv_threads(void);
+uw_status uw_cu_gemv_matmul(const cu_ctx *c, int src, const uw_kparams *k, const uint16_t *x, float *y, uint32_t batch,
+                            uw_gpu_stream s);
 
 /* ---- uw_hopper.cu */
 /* 1 if this build holds the sm_90a kernels and the device (cc 9.0) can run them */

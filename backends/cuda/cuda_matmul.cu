@@ -178,6 +178,18 @@ static uw_mm_fn generic_fn(int src, uint32_t bn) {
 uw_status uw_cu_plan(const cu_ctx *c, const cu_weights *w, uint64_t batch, const void *x, uw_plan *pl) {
     UW_RETURN_ERROR_IF(batch > 0x7FFFFFFFull, UW_ERR_LIMIT, UW_GPU_VENDOR ": batch %llu over 2^31", (unsigned long long)batch);
     memset(pl, 0, sizeof *pl);
+    /* the GEMV family: batch <= 16, where the weight's resident forms allow it and x's rows are
+     * 4-byte aligned; the same for every pipeline of the weight (C2). kernel=gemv insists on it. */
+    const int gemv = w->gemv && ((uintptr_t)x & 3) == 0;
+    UW_RETURN_ERROR_IF(batch <= 16 && c->par.kernel == UW_FAM_GEMV && !gemv, UW_ERR_UNSUPPORTED,
+                       UW_GPU_VENDOR ": kernel=gemv asked for, but this %llux%llu weight cannot take it (64x%u tiles of %u lanes "
+                                     "resident: %ux%u/%u; cols %% 32 == 0; x 4-byte aligned; " UW_GPU_ENV_DEBUG "=1 notes why)",
+                       (unsigned long long)w->rows, (unsigned long long)w->cols, 256u, 64u, w->R, w->C, w->lanes);
+    if (batch <= 16 && gemv && (c->par.kernel == 0 || c->par.kernel == UW_FAM_GEMV)) {
+        pl->family = UW_FAM_GEMV;
+        pl->bn = batch <= 8 ? 8 : 16;
+        return UW_OK;
+    }
     int hopper = c->hopper && w->cols % 32 == 0 && ((uintptr_t)x & 15) == 0;
     pl->family = hopper ? UW_FAM_HOPPER : UW_FAM_GENERIC;
     pl->bn = batch <= 16 ? 16 : (hopper && batch > 64) ? 128 : 64;
@@ -215,6 +227,7 @@ static uw_status run_mm(cu_ctx *c, cu_weights *w, int src, const uw_kparams *k, 
                         uw_gpu_stream s) {
     uw_plan pl;
     UW_FORWARD_IF_ERROR(uw_cu_plan(c, w, batch, x, &pl));
+    if (pl.family == UW_FAM_GEMV) return uw_cu_gemv_matmul(c, src, k, x, y, (uint32_t)batch, s);
     uw_mmargs a;
     memset(&a, 0, sizeof a);
     a.x = x;
@@ -265,6 +278,7 @@ uw_status uw_cu_matmul_dev(cu_ctx *c, cu_weights *w, uw_pipeline p, const uint16
     case UW_PIPELINE_PALETTE_DIRECT: {
         cu_palette pal = uw_cu_resident_palette(w);
         uw_cu_kp_palette(w, &pal, &k);
+        uw_cu_kp_patch(w->patch_pal, w->patch_pal_idx_n, &k);
         return run_mm(c, w, UW_SRC_PAL, &k, x, y, batch, s);
     }
     case UW_PIPELINE_PALETTE_TRANSCODE: {
@@ -273,6 +287,7 @@ uw_status uw_cu_matmul_dev(cu_ctx *c, cu_weights *w, uw_pipeline p, const uint16
         uw_status st = uw_cu_transcode(c, w, s, &pal, &scratch);
         if (st == UW_OK) {
             uw_cu_kp_palette(w, &pal, &k);
+            uw_cu_kp_patch(w->patch_huff, w->patch_huff_idx_n, &k); /* the transcode keeps the Huffman form's palette */
             st = run_mm(c, w, UW_SRC_PAL, &k, x, y, batch, s);
         }
         uw_cu_scratch_free(s, scratch);

@@ -2,7 +2,8 @@
 
 Input: a list of instructions (dicts) in address order, each with
   op      the mnemonic ("IADD3.X", "v_add_u32_e32", ...)
-  branch  None, or "cond" / "uncond" (a jump to `target`), "exit" / "cond-exit", "indirect"
+  branch  None, or "cond" / "uncond" (a jump to `target`), "exit" / "cond-exit", "indirect",
+          "cold" (a conditional jump that converged code never takes: NVIDIA's BRA.DIV)
   target  instruction index of the jump target (None if not a direct jump)
 Output: basic blocks, dominators and the natural loops (a back edge u -> h where h dominates u;
 the loop is h plus every block that reaches u without passing through h; loops sharing a header
@@ -16,6 +17,7 @@ class Block:
     def __init__(self, start, end):
         self.start, self.end = start, end  # instructions [start, end)
         self.succ, self.pred = [], []
+        self.cold = None  # the successor only a "cold" jump reaches
 
 
 def blocks_of(ins):
@@ -35,9 +37,11 @@ def blocks_of(ins):
         kind = last.get("branch")
         nxt = k + 1 if k + 1 < len(blocks) else None
         succ = []
-        if kind in ("cond", "uncond") and last.get("target") is not None:
+        if kind in ("cond", "uncond", "cold") and last.get("target") is not None:
             succ.append(at[last["target"]])
-        if kind in (None, "cond", "cond-exit") and nxt is not None:
+            if kind == "cold":
+                b.cold = at[last["target"]]
+        if kind in (None, "cond", "cond-exit", "cold") and nxt is not None:
             succ.append(nxt)
         b.succ = sorted(set(succ))
     for k, b in enumerate(blocks):
@@ -75,6 +79,19 @@ def dominators(blocks):
     return dom
 
 
+def hot_body(blocks, h, body):
+    """the blocks of a loop that the header reaches without a cold jump (the copy of a loop body
+    the compiler makes for warps that arrive diverged at a warp barrier is left out)"""
+    seen, stack = {h}, [h]
+    while stack:
+        k = stack.pop()
+        for s in blocks[k].succ:
+            if s in body and s not in seen and s != blocks[k].cold:
+                seen.add(s)
+                stack.append(s)
+    return seen
+
+
 def natural_loops(blocks, dom):
     """[(header, set of block indices)] with loops of the same header merged."""
     loops = {}
@@ -90,7 +107,7 @@ def natural_loops(blocks, dom):
                             body.add(p)
                             stack.append(p)
                 loops.setdefault(h, set()).update(body)
-    return sorted(loops.items())
+    return sorted((h, hot_body(blocks, h, b)) for h, b in loops.items())
 
 
 def innermost(loops):

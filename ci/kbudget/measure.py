@@ -52,7 +52,7 @@ def measure_loop(ins, blocks, loops, fname, line, units, scope, pipes):
         if w <= 0:
             continue
         rec = dict(instrs=len(idx), weights=w, ipw=len(idx) / w,
-                   branches=sum(1 for i in idx if ins[i]["branch"] in ("cond", "uncond")),
+                   branches=sum(1 for i in idx if ins[i]["branch"] in ("cond", "uncond", "cold")),
                    shared=sum(1 for i in idx if ins[i]["shared"]) / w,
                    generic=sum(1 for i in idx if re.match(r"(LD|ST)(\.|$)", ins[i]["op"])) / w)
         for p in pipes:

@@ -137,19 +137,23 @@ def parse_disasm(text):
             t = _TGT.search(core)
             base = op.split(".")[0]
             branch = None
-            if base in ("BRA", "JMP"):
+            if op.startswith("BRA.DIV"):
+                # taken only when the warp arrives diverged at a warp-synchronous point (the
+                # compiler's fallback copy of the code that follows): never in converged code
+                branch = "cold"
+            elif base in ("BRA", "JMP"):
                 branch = "cond" if pred else "uncond"
             elif base in ("BRX", "JMX", "RET"):
                 branch = "indirect"
             elif base == "EXIT":
                 branch = "cond-exit" if pred else "exit"
             funcs[cur].append(dict(off=int(m.group(1), 16), text=body, op=op, pipe=pipe_of(op), branch=branch,
-                                   label=t.group(1) if (t and branch in ("cond", "uncond")) else None,
+                                   label=t.group(1) if (t and branch in ("cond", "uncond", "cold")) else None,
                                    lines=chain or [], shared=is_shared_access(core)))
     for name, ins in funcs.items():
         for x in ins:
             x["target"] = labels[name].get(x.pop("label")) if x.get("label") else None
-            if x["branch"] in ("cond", "uncond") and x["target"] is None:
+            if x["branch"] in ("cond", "uncond", "cold") and x["target"] is None:
                 x["branch"] = "indirect"
     return funcs
 
