@@ -17,6 +17,7 @@ c++filt, clang++-15 with Debian's ROCm device libraries for the HIP part (ci/set
 import argparse
 import json
 import math
+import glob
 import os
 import re
 import shutil
@@ -52,9 +53,13 @@ def load_cuda(build, objects, tmp):
     """{arch: (funcs, res, demangled->mangled)} over the budget's CUDA objects"""
     out = {}
     for obj in objects:
-        path = os.path.join(build, "CMakeFiles", "unweight.dir", "backends", "cuda", obj + ".o")
-        if not os.path.exists(path):
-            raise FileNotFoundError("%s: not built (configure with -DUW_CUDA=ON and build first)" % path)
+        # the library's object target (CMakeFiles/<target>.dir); the newest if a build folder
+        # holds more than one (an older layout's objects stay behind until a clean build)
+        cands = glob.glob(os.path.join(build, "CMakeFiles", "*.dir", "backends", "cuda", obj + ".o"))
+        if not cands:
+            raise FileNotFoundError("%s/CMakeFiles/*.dir/backends/cuda/%s.o: not built (configure with -DUW_CUDA=ON and build first)"
+                                    % (build, obj))
+        path = max(cands, key=os.path.getmtime)
         for arch, cubin in sass.cubins_of_object(path, os.path.join(tmp, obj)):
             funcs, res = sass.load_cubin(cubin)
             f0, r0, d0 = out.setdefault(arch, ({}, {}, {}))
@@ -64,7 +69,23 @@ def load_cuda(build, objects, tmp):
     return out
 
 
-def load_hip(cfg, tmp):
+SRC_NAMES = ("bf16", "huff", "pal", "exp")
+
+
+def hip_kernel_info(asm, info):
+    """threads and dynamic LDS the HIP GEMV kernels declare in their code object
+    (uw_gemv_kernel_info: threads, then bytes per source) into info["gemv-hip <src>"]"""
+    m = re.search(r"^uw_gemv_kernel_info:\n((?:\s+\.long\s+\d+.*\n)+)", asm, re.M)
+    if not m:
+        return
+    vals = [int(v) for v in re.findall(r"\.long\s+(\d+)", m.group(1))]
+    for i, src in enumerate(SRC_NAMES):
+        d = dict(threads=vals[0], smem=vals[1 + i])
+        if info.setdefault("gemv-hip " + src, d) != d:
+            raise ValueError("uw_gemv_kernel_info differs between AMD targets")
+
+
+def load_hip(cfg, tmp, info):
     out = {}
     clang = shutil.which(cfg["clang"])
     if not clang:
@@ -77,6 +98,7 @@ def load_hip(cfg, tmp):
                                      os.path.join(tmp, "%s.%s.s" % (os.path.basename(src), arch)))
             funcs = amdgcn.parse_asm(asm)
             meta = amdgcn.parse_metadata(asm)
+            hip_kernel_info(asm, info)
             f0, r0, d0 = out.setdefault(arch, ({}, {}, {}))
             f0.update(funcs)
             r0.update(meta)
@@ -97,9 +119,9 @@ def check_kernel(k, hw, funcs, res, dem, info):
     mangled = find_symbol(dem, k["symbol"])
     ins = funcs[mangled]
     r = res.get(mangled, {})
-    ki = dict(threads=k["threads"], smem=k["dyn_smem"]) if "dyn_smem" in k else info.get(k.get("info"))
+    ki = info.get(k.get("info"))
     if ki is None:
-        raise ValueError("no kernel info line for '%s' (bench_cuda --kernel-info)" % k.get("info"))
+        raise ValueError("no kernel info for '%s' (bench_cuda --kernel-info; HIP GEMV: uw_gemv_kernel_info)" % k.get("info"))
     row = dict(name=k["name"], arch=k["arch"], threads=ki["threads"], loops=[])
     if k["vendor"] == "cuda":
         smem = ki["smem"] + r.get("shared", 0)
@@ -161,7 +183,7 @@ def main():
         info = kernel_info(a.cuda_build)
         code = {"cuda": load_cuda(a.cuda_build, B["cuda"]["objects"], tmp)}
         if not a.no_hip:
-            code["hip"] = load_hip(B["hip"], tmp)
+            code["hip"] = load_hip(B["hip"], tmp, info)
         rows, fails = [], []
         for k in B["kernels"]:
             if a.only and not re.search(a.only, k["name"]):

@@ -62,31 +62,29 @@ static uw_status gemv_encode(const uw_blob *b, const uint16_t *host16, uint8_t *
     return uw_tensor_encode(host16, b->rows, b->cols, &p, blob, size);
 }
 
-/* Every step of the GEMV kernel stages the stream of its lanes (uw_gemv.cuh): a whole tile's, or
- * 32 rows' of two neighbouring tiles; 1 if each fits the stage, for any split of the rows. */
+/* Every step of the GEMV kernel stages the stream of its lanes (uw_gemv.cuh): the rows of a row set
+ * (64 from row 0, or 32 from a multiple of 32) in the 64 / n tiles of its step; 1 if each possible
+ * one fits the stage, whatever the split of the rows over CTAs. */
 static int gemv_streams_fit(const uw_blob *hb, const uint8_t *bytes) {
     const uint64_t *tb = (const uint64_t *)(bytes + hb->off_tilebase);
     const uint32_t *lo = (const uint32_t *)(bytes + hb->off_laneoff);
     const uint64_t tr_n = (hb->rows + 63) / 64, tc_n = (hb->cols + 255) / 256, T = tr_n * tc_n;
     for (uint64_t band = 0; band < tr_n; band++) {
         const uint32_t tr = (uint32_t)(hb->rows - band * 64 < 64 ? hb->rows - band * 64 : 64);
-        for (uint64_t kt = 0; kt < tc_n; kt++) {
-            uint32_t need[4] = {0, 0, 0, 0};
-            for (uint64_t u = kt; u < kt + 2 && u < tc_n; u++) {
-                const uint64_t t = band * tc_n + u, b = tb[t], e = t + 1 < T ? tb[t + 1] : hb->count;
-                const uint32_t *l = lo + t * 63;
-                auto lane_bit = [&](uint32_t j) -> uint64_t { return j == 0 ? 0 : j >= 64 ? (e - b) * 8 : l[j - 1]; };
-                if (u == kt && uw_gv_seg_bytes(hb->off_stream, b, 0, (e - b) * 8) > UW_GV_STREAM_CAP) return 0;
-                for (uint32_t q = 0; q < 4 && kt % 2 == 0; q++) { /* 32 rows from 16 q: two tiles' worth */
-                    const uint32_t r0 = 16 * q, r1 = (r0 + 32 < 64 ? r0 + 32 : 64) - 1;
-                    if (r0 >= tr) continue;
-                    const uint32_t j0 = uw_gv_lane_of_row(r0, tr), j1 = uw_gv_lane_of_row(r1 < tr ? r1 : tr - 1, tr);
-                    need[q] += uw_gv_seg_bytes(hb->off_stream, b, lane_bit(j0), lane_bit(j1 + 1));
+        for (uint32_t n = 64; n >= 32; n /= 2)
+            for (uint32_t r0 = 0; r0 < tr; r0 += n)
+                for (uint64_t kt = 0; kt < tc_n; kt += 64 / n) {
+                    const uint32_t r1 = (r0 + n < tr ? r0 + n : tr) - 1;
+                    uint32_t need = 0;
+                    for (uint64_t u = kt; u < kt + 64 / n && u < tc_n; u++) {
+                        const uint64_t t = band * tc_n + u, b = tb[t], e = t + 1 < T ? tb[t + 1] : hb->count;
+                        const uint32_t *l = lo + t * 63;
+                        auto lane_bit = [&](uint32_t j) -> uint64_t { return j == 0 ? 0 : j >= 64 ? (e - b) * 8 : l[j - 1]; };
+                        need += uw_gv_seg_bytes(hb->off_stream, b, lane_bit(uw_gv_lane_of_row(r0, tr)),
+                                                lane_bit(uw_gv_lane_of_row(r1, tr) + 1));
+                    }
+                    if (need > UW_GV_STREAM_CAP) return 0;
                 }
-            }
-            for (uint32_t q = 0; q < 4; q++)
-                if (need[q] > UW_GV_STREAM_CAP) return 0;
-        }
     }
     return 1;
 }
@@ -119,9 +117,16 @@ static uw_status make_patch(cu_ctx *c, const cu_weights *w, const char *form, co
     h[*idx_n - 1] = k;
     uw_cu_note(c, "upload %llux%llu: GEMV patch list of the %s form: %u rare exponents", (unsigned long long)w->rows,
                (unsigned long long)w->cols, form, k);
+    /* a step reads one chunk of one tile (64-row set) or of two neighbouring tiles from an even
+     * column (32-row set): at most UW_GV_PATCH_MAX entries in all */
     *fits = 1;
-    for (uint64_t t = 0; t + 1 < *idx_n; t++)
-        if (h[t + 1] - h[t] > UW_GV_PATCH_MAX) *fits = 0;
+    for (uint64_t ti = 0; ti < tr; ti++)
+        for (uint64_t tj = 0; tj < tc; tj++)
+            for (uint32_t ch = 0; ch < 8; ch++) {
+                const uint64_t i = (ti * tc + tj) * 8 + ch;
+                const uint32_t n = h[i + 1] - h[i], n2 = tj % 2 == 0 && tj + 1 < tc ? h[i + 9] - h[i + 8] : 0;
+                if (n + n2 > UW_GV_PATCH_MAX) *fits = 0;
+            }
     uw_status s = upload_bytes(c, h, (*idx_n + count) * 4, 0, (void **)dev);
     if (s == UW_OK && uw_gpu_stream_sync(c->stream) != UW_GPU_SUCCESS) s = uw_cu_fail(uw_gpu_get_last_error(), "upload");
     free(h);
@@ -234,7 +239,7 @@ uw_status uw_cu_upload(cu_ctx *c, const uw_blob *b, unsigned resident, cu_weight
      * the shared memory of its largest instance on this device (one family for every pipeline: C2) */
     size_t gemv_need = 0;
     for (int src = 0; src < UW_SRC_COUNT; src++) {
-        size_t n = uw_cu_gemv_smem(src, w->huff ? w->hb.maxlen : 0);
+        size_t n = uw_cu_gemv_smem(src, UW_DT_MAX_BITS); /* (the kernel's layout is the largest table's) */
         gemv_need = n > gemv_need ? n : gemv_need;
     }
     const int gemv_fits = gemv_need <= c->smem_optin;

@@ -36,21 +36,21 @@ UW_GPU_NS_BEGIN
 #define uw_gv_group_sync() __syncwarp()
 #endif
 #define UW_GV_SPT (UW_GV_SLOTS / UW_GV_GROUP_THREADS) /* slots per thread */
-#define UW_GV_PATCH_PER (UW_GV_PATCH_MAX / UW_GV_GROUP_THREADS) /* patch entries per thread, tile and step */
+#define UW_GV_PATCH_PER ((UW_GV_PATCH_MAX + UW_GV_GROUP_THREADS - 1) / UW_GV_GROUP_THREADS) /* patch entries per thread and step */
 #define UW_GV_STAGES 3
 #define UW_GV_WLD 40           /* W buffer row stride in BF16 (80 bytes: ldmatrix without bank conflicts) */
 
 /* ---------------------------------------------------------------- shared memory ----------- */
 
 struct uw_gvlayout {
-    uint32_t tab, groups, group_bytes, pair, pair_bytes, pidx, stage, stage_bytes, plane, aux, w, total;
+    uint32_t tab, groups, group_bytes, pair, pair_bytes, pidx, stage, stage_bytes, plane, aux, w, xs, total;
 };
 /* Shared memory: the GEMV decode table (Huffman), then per group: two pair buffers (the stream
  * of the lanes of the current and the next tile pair, Huffman; the pair's patch index, Huffman
  * and palette), S stages (plane chunks and nibbles / exponents / BF16), the W
  * buffer the product reads (not BF16: its stage is that) */
-static __host__ __device__ __forceinline__ uw_gvlayout uw_gv_layout(int src, uint32_t tab_bits) {
-    uw_gvlayout L;
+static __host__ __device__ constexpr uw_gvlayout uw_gv_layout(int src, uint32_t tab_bits) {
+    uw_gvlayout L = {};
     L.tab = 0;
     L.groups = src == UW_SRC_HUFF ? ((4u << tab_bits) + 15u) & ~15u : 0;
     const bool patched = src == UW_SRC_HUFF || src == UW_SRC_PAL;
@@ -65,13 +65,22 @@ static __host__ __device__ __forceinline__ uw_gvlayout uw_gv_layout(int src, uin
                              : src == UW_SRC_BF16 ? UW_GV_SLOTS * UW_GV_WLD * 2 : 0;
     L.stage_bytes = L.aux + aux_bytes;
     L.w = L.stage + UW_GV_STAGES * L.stage_bytes;
-    L.group_bytes = L.w + (src == UW_SRC_BF16 ? 0 : UW_GV_SLOTS * UW_GV_WLD * 2);
+    L.xs = L.w + (src == UW_SRC_BF16 ? 0 : UW_GV_SLOTS * UW_GV_WLD * 2);
+    L.group_bytes = L.xs + (UW_GPU_BAND_MMA_VALU ? 2 * UW_GV_CHUNK * UW_GV_NB_MAX * 4 : 0);
     L.total = L.groups + UW_GV_GROUPS * L.group_bytes;
     return L;
 }
 
 size_t uw_cu_gemv_smem(int src, uint32_t tab_bits) { return uw_gv_layout(src, tab_bits).total; }
 uint32_t uw_cu_gemv_threads(void) { return UW_GV_THREADS; }
+#if defined(__HIP_DEVICE_COMPILE__) && !defined(UW_GPU_HIP_CPU)
+/* threads per block and dynamic LDS of each source's instance at the largest decode table (12
+ * bits), in the code object: ci/kernel-budget.py reads them from the AMD assembly (the host code
+ * asks for the same uw_gv_layout) */
+extern "C" __device__ __attribute__((used)) const uint32_t uw_gemv_kernel_info[1 + UW_SRC_COUNT] = {
+    UW_GV_THREADS, uw_gv_layout(UW_SRC_BF16, 12).total, uw_gv_layout(UW_SRC_HUFF, 12).total, uw_gv_layout(UW_SRC_PAL, 12).total,
+    uw_gv_layout(UW_SRC_EXP, 12).total};
+#endif
 
 /* ---------------------------------------------------------------- a group's state --------- */
 
@@ -231,7 +240,8 @@ template <int NB> struct uw_gv_acc {
 template <int SRC, int NB>
 __global__ void __launch_bounds__(UW_GV_THREADS, 1) uw_k_gemv(uw_kparams p, uw_gvargs a) {
     UW_GPU_DYNAMIC_SMEM(sm, 128);
-    const uw_gvlayout L = uw_gv_layout(SRC, p.tab_bits);
+    /* the layout at the largest table (the host sizes the launch so): constant offsets */
+    constexpr uw_gvlayout L = uw_gv_layout(SRC, UW_DT_MAX_BITS);
     const uint32_t tid = threadIdx.x, q = tid / UW_GV_GROUP_THREADS, gt = tid % UW_GV_GROUP_THREADS;
     uint8_t *G = sm + L.groups + q * L.group_bytes, *W = G + L.w;
     const uw_gv_sp tab = uw_gv_sp_of(sm, L.tab);
@@ -295,26 +305,25 @@ __global__ void __launch_bounds__(UW_GV_THREADS, 1) uw_k_gemv(uw_kparams p, uw_g
     cur.start(cta.r0, cta.r1, p.cols, sb);
     pre = cur;
     pairinfo pcur = {}, pnext = {};
-    /* the patch entries of a step: per tile, the thread's (k = e0 + gt + 32 h, at most
-     * UW_GV_PATCH_PER x 32 per tile and chunk: uploads check), loaded a step ahead through the pair's
-     * staged index; m: which are there */
+    /* the patch entries of a step: the lists of its tiles' chunk one after the other (at most
+     * UW_GV_PATCH_MAX in all: uploads check), entry gt + 32 h the thread's; loaded a step ahead
+     * through the pair's staged index. m: which are there; t1: which are the second tile's */
     struct patchfetch {
-        uint32_t m, x[2][UW_GV_PATCH_PER];
+        uint32_t m, t1, x[UW_GV_PATCH_PER];
     } pf = {};
     auto pf_issue = [&](const uw_gv_pos &ps, uint32_t i, const pairinfo &pi) {
         const uint8_t *pb = G + L.pair + ((i / 8) % 2) * L.pair_bytes;
-        const uint32_t n = uw_minu(ps.set.nrows == 64 ? 1 : 2, p.tiles_c - ps.kt0);
-        pf.m = 0;
+        const uint32_t *ix = (const uint32_t *)(pb + pi.pidx) + ps.chunk;
+        const bool two = ps.set.nrows == 32 && ps.kt0 + 1 < p.tiles_c;
+        const uint32_t a0 = ix[0], n0 = ix[1] - a0, b0 = two ? ix[UW_GV_TILE / UW_GV_CHUNK] : 0;
+        const uint32_t n = n0 + (two ? ix[UW_GV_TILE / UW_GV_CHUNK + 1] - b0 : 0);
+        pf.m = pf.t1 = 0;
         UW_GPU_UNROLL
-        for (int t = 0; t < 2; t++) {
-            const uint32_t *ix = (const uint32_t *)(pb + pi.pidx) + t * (UW_GV_TILE / UW_GV_CHUNK) + ps.chunk;
-            const uint32_t k = (uint32_t)t < n ? ix[0] + gt : 0, e = (uint32_t)t < n ? ix[1] : 0;
-            UW_GPU_UNROLL
-            for (int h = 0; h < UW_GV_PATCH_PER; h++) {
-                const bool in = k + UW_GV_GROUP_THREADS * h < e;
-                pf.x[t][h] = in ? p.patch[k + UW_GV_GROUP_THREADS * h] : 0u;
-                pf.m |= (uint32_t)in << (2 * t + h);
-            }
+        for (int h = 0; h < UW_GV_PATCH_PER; h++) {
+            const uint32_t e = gt + UW_GV_GROUP_THREADS * h;
+            pf.x[h] = e < n ? p.patch[e < n0 ? a0 + e : b0 + e - n0] : 0u;
+            pf.m |= (uint32_t)(e < n) << h;
+            pf.t1 |= (uint32_t)(e >= n0) << h;
         }
     };
 #if !UW_GPU_BAND_MMA_VALU
@@ -457,18 +466,26 @@ __global__ void __launch_bounds__(UW_GV_THREADS, 1) uw_k_gemv(uw_kparams p, uw_g
                 if (SRC == UW_SRC_HUFF || SRC == UW_SRC_PAL) { /* the exponents the stream does not carry */
                     uw_gv_group_sync();
                     UW_GPU_UNROLL
-                    for (int t = 0; t < 2; t++)
-                        UW_GPU_UNROLL
-                        for (int h = 0; h < UW_GV_PATCH_PER; h++) { /* the thread's entries, loaded during the last step */
-                            const uint32_t x = pf.x[t][h];
-                            const uint32_t row = uw_gv_patch_row(x), cc = uw_gv_patch_col(x) - ps.chunk * UW_GV_CHUNK;
-                            if (!(pf.m >> (2 * t + h) & 1) || row < lr0 || row - lr0 >= ps.set.valid || cc >= UW_GV_CHUNK) continue;
-                            const uint32_t sl = t * ps.set.nrows + row - lr0;
-                            *(uint16_t *)(W + sl * UW_GV_WLD * 2 + cc * 2) =
-                                uw_bf16_join(stage[L.plane + sl * UW_GV_CHUNK + cc], (uint8_t)uw_gv_patch_exp(x));
-                        }
+                    for (int h = 0; h < UW_GV_PATCH_PER; h++) { /* the thread's entries, loaded during the last step */
+                        const uint32_t x = pf.x[h], t = pf.t1 >> h & 1;
+                        const uint32_t row = uw_gv_patch_row(x), cc = uw_gv_patch_col(x) - ps.chunk * UW_GV_CHUNK;
+                        if (!(pf.m >> h & 1) || row - lr0 >= ps.set.valid) continue; /* (row < lr0 wraps) */
+                        const uint32_t sl = t * ps.set.nrows + row - lr0;
+                        *(uint16_t *)(W + sl * UW_GV_WLD * 2 + cc * 2) =
+                            uw_bf16_join(stage[L.plane + sl * UW_GV_CHUNK + cc], (uint8_t)uw_gv_patch_exp(x));
+                    }
                 }
             }
+#if UW_GPU_BAND_MMA_VALU
+            /* the step's x as float, [tile][column][batch row], zero past the batch: read by every
+             * thread at the same address (LDS broadcast) in the product's inner loop */
+            float *xs = (float *)(G + L.xs);
+            for (uint32_t e = gt; e < per * UW_GV_CHUNK * NB; e += UW_GV_GROUP_THREADS) {
+                const uint32_t c = e % UW_GV_CHUNK, n = e / UW_GV_CHUNK % NB, t = e / (UW_GV_CHUNK * NB);
+                const uint32_t k = (ps.kt0 + t) * UW_GV_TILE + ps.chunk * UW_GV_CHUNK + c;
+                xs[(t * UW_GV_CHUNK + c) * NB + n] = n < a.batch && k < p.cols ? uw_gpu_bf16_to_f32(a.x[(size_t)n * p.cols + k]) : 0.0f;
+            }
+#endif
             uw_gv_group_sync();
 
             /* the product, the same for every source */
@@ -477,14 +494,16 @@ __global__ void __launch_bounds__(UW_GV_THREADS, 1) uw_k_gemv(uw_kparams p, uw_g
             if (gt < ps.set.nrows) /* thread r owns row r of the set: its tiles' columns in k order */
                 for (uint32_t t = 0; t < per && (ps.kt0 + t) * UW_GV_TILE + ps.chunk * UW_GV_CHUNK < p.cols; t++) {
                     const uint16_t *wr = Wb + (t * ps.set.nrows + gt) * UW_GV_WLD;
-                    const uint32_t k0 = (ps.kt0 + t) * UW_GV_TILE + ps.chunk * UW_GV_CHUNK;
+                    const float4 *xr = (const float4 *)(G + L.xs) + t * UW_GV_CHUNK * NB / 4; /* 16-byte aligned */
                     for (uint32_t c = 0; c < UW_GV_CHUNK; c++) {
                         const float w = uw_gpu_bf16_to_f32(wr[c]);
-                        const uint32_t k = k0 + c;
                         UW_GPU_UNROLL
-                        for (int n = 0; n < NB; n++) {
-                            const float xv = (uint32_t)n < a.batch && k < p.cols ? uw_gpu_bf16_to_f32(a.x[(size_t)n * p.cols + k]) : 0.0f;
-                            acc.v[n] = fmaf(w, xv, acc.v[n]);
+                        for (int j = 0; j < NB / 4; j++) {
+                            const float4 x4 = xr[c * NB / 4 + j];
+                            acc.v[4 * j] = fmaf(w, x4.x, acc.v[4 * j]);
+                            acc.v[4 * j + 1] = fmaf(w, x4.y, acc.v[4 * j + 1]);
+                            acc.v[4 * j + 2] = fmaf(w, x4.z, acc.v[4 * j + 2]);
+                            acc.v[4 * j + 3] = fmaf(w, x4.w, acc.v[4 * j + 3]);
                         }
                     }
                 }
@@ -557,7 +576,7 @@ static uw_gv_fn gemv_fn(int src, uint32_t nb) {
 uw_status uw_cu_gemv_matmul(const cu_ctx *c, int src, const uw_kparams *k, const uint16_t *x, float *y, uint32_t batch,
                             uw_gpu_stream s) {
     uw_gv_fn fn = gemv_fn(src, batch <= 8 ? 8 : 16);
-    const size_t smem = uw_cu_gemv_smem(src, k->tab_bits);
+    const size_t smem = uw_cu_gemv_smem(src, UW_DT_MAX_BITS); /* the kernel's layout is the largest table's */
     UW_RETURN_ERROR_IF(smem > c->smem_optin, UW_ERR_UNSUPPORTED, UW_GPU_VENDOR ": the GEMV kernel needs %zu bytes of shared memory, %s has %zu",
                        smem, c->props.name, c->smem_optin);
     CU_TRY(uw_gpu_func_set_max_smem(fn, smem), "setting the shared-memory size (GEMV matmul)");

@@ -4,10 +4,11 @@
  * the palette lookup and the join of exponents and plane bytes into BF16.
  *
  * Work decomposition (the same for every pipeline, so C2 holds; independent of the batch size):
- *   - CTA c of G owns rows [16 floor(c g / G), 16 floor((c + 1) g / G)) of the g = ceil(rows / 16)
- *     16-row groups, and all of K: no partial sum leaves a CTA;
+ *   - CTA c of G owns rows [32 floor(c g / G), 32 floor((c + 1) g / G)) of the g = ceil(rows / 32)
+ *     32-row groups, and all of K: no partial sum leaves a CTA (32, not 16: a 16-row piece would
+ *     fill half of a 32-row set's slots and cost a whole set's steps);
  *   - its rows are cut into row sets inside one 64-row tile row: a whole tile row (64), else 32
- *     rows (a 16-row remainder is half a 32-row set, the other half masked);
+ *     rows (the matrix's last rows may fill fewer, the other slots masked);
  *   - a step is 64 lane slots x 32 columns: a 64-row set's slots are its 64 rows in one tile, a
  *     32-row set's slots are its 32 rows in two consecutive tiles (slot s = t * 32 + r), so every
  *     step has the same 2048 weights; the steps of a set go tile pair by tile pair, 8 chunks of 32
@@ -25,8 +26,9 @@ UW_GPU_NS_BEGIN
 #define UW_GV_SLOTS 64      /* lane slots per step */
 #define UW_GV_CHUNK 32      /* columns per step */
 #define UW_GV_TILE 256      /* tile columns of the resident form the family reads */
+#define UW_GV_NB_MAX 16     /* batch rows of the largest instance */
 #define UW_GV_LEN_SHIFT 27  /* GEMV table entry: bits consumed in bits 27-31 */
-#define UW_GV_PATCH_MAX 64 /* patch entries of one tile's 32-column chunk the kernel handles (uploads check) */
+#define UW_GV_PATCH_MAX 96 /* patch entries of one step (its 1 or 2 tiles' 32-column chunk) the kernel handles (uploads check) */
 #define UW_GV_STREAM_CAP 6656 /* bytes of a step's lanes' stream a group stages (3.25 bits/weight; uploads check) */
 
 /* ---------------------------------------------------------------- decomposition ----------- */
@@ -39,9 +41,9 @@ struct uw_gv_cta {
 UW_HD uint32_t uw_gv_div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
 /* the row sets of rows [r0, r1): a 64-row set is a whole tile row; elsewhere 32-row sets, of
- * which only the rows inside [r0, r1) and the tile are valid (a 16-row remainder is half a set) */
+ * which only the rows inside [r0, r1) and the tile are valid (fewer than 32 at the matrix's end) */
 struct uw_gv_set {
-    uint32_t row0;        /* first row (a multiple of 16) */
+    uint32_t row0;        /* first row (a multiple of 32) */
     uint32_t nrows;       /* 64 or 32: slots per tile = nrows, tiles per step = 64 / nrows */
     uint32_t valid;       /* rows row0 .. row0 + valid - 1 are the set's */
     uint32_t first_step;  /* index of its first step in the CTA */
@@ -78,9 +80,9 @@ UW_HD uw_gv_set uw_gv_set_of_step(uint32_t r0, uint32_t r1, uint32_t cols, uint3
 /* CTA c of G: its rows [r0, r1) (r1 clipped to the matrix) and how many steps its sets make */
 UW_HD uw_gv_cta uw_gv_cta_of(uint32_t rows, uint32_t cols, uint32_t c, uint32_t G) {
     uw_gv_cta t;
-    const uint32_t g = uw_gv_div_up(rows, 16);
-    t.r0 = 16 * (uint32_t)(((uint64_t)c * g) / G);
-    t.r1 = uw_minu(rows, 16 * (uint32_t)(((uint64_t)(c + 1) * g) / G));
+    const uint32_t g = uw_gv_div_up(rows, 32);
+    t.r0 = 32 * (uint32_t)(((uint64_t)c * g) / G);
+    t.r1 = uw_minu(rows, 32 * (uint32_t)(((uint64_t)(c + 1) * g) / G));
     t.nsets = 0;
     t.steps = 0;
     for (uint32_t r = t.r0; r < t.r1;) {

@@ -207,74 +207,88 @@ def table(budget, design, devices=("H100", "H200", "MI300X")):
 
 
 # ---------------------------------------------------------------- the redesign (design 1) ----
-# The GEMV family for batch <= GEMV_MAX_BATCH (docs/PERFORMANCE.md, "Design 1"): a persistent grid
-# of one CTA per SM, 8 warps, every warp decodes. CTA c owns rows [16 floor(c g / G), 16 floor((c+1)
-# g / G)) of the g 16-row groups and all of K, so no partial sum leaves a CTA. Its rows form row
-# sets of 64, 32 or 16 rows; a warp holds 64 lanes at a time (2 per thread on NVIDIA): 1, 2 or 4
-# tiles of its row set side by side, walked in 32-column chunks: decode (or load) the chunk into
-# registers, join with the plane, store for ldmatrix, mma.sync m16n8k16. The CTA's chunk steps are
-# split evenly over its 8 warps; warps sharing rows add their partial sums in a fixed order at the
-# end. Until the kernels are built the per-weight counts are the design estimates below; once the
-# budget file holds "gemv ..." instances, their budgets replace them.
+# The GEMV family for batch <= GEMV_MAX_BATCH (backends/cuda/uw_gemv.cu, docs/PERFORMANCE.md
+# section 5): a persistent grid of one CTA per SM, 8 warps, every warp decodes. CTA c owns rows
+# [32 floor(c g / G), 32 floor((c + 1) g / G)) of the g 32-row groups and all of K; its rows form
+# row sets (a whole 64-row tile row, else 32 rows, uw_gemv.cuh); a step is 64 lane slots (2 per
+# thread) x 32 columns: one tile of a 64-row set or two of a 32-row set. The CTA's steps are
+# split evenly over its 8 warps. The per-weight counts are the budgets of the "chunk" loop (one
+# step) of the "gemv <src> nb<8|16> sm_90a" instances.
 GEMV_MAX_BATCH = 16
-GEMV = dict(warps=8, ctas_per_sm=1, group=16, lanes=64, chunk=32, tile_cols=256)
+GEMV = dict(warps=8, ctas_per_sm=1, lanes=64, chunk=32, tile_cols=256, step_weights=64 * 32)
+# the design estimate written before the kernels existed (section 7 keeps its predictions)
 GEMV_ESTIMATE = {
-    # instructions per weight by pipe and the cycles one warp alone needs per weight of each thread
-    "huff": dict(ipw=7.4, alu=5.3, fma=1.2, warp_cycles=15.0, decode_share=0.71),
+    "huff": dict(ipw=7.4, alu=5.3, fma=1.2, warp_cycles=15.0),
     "pal": dict(ipw=3.6, alu=2.6, fma=0.6, warp_cycles=4.0),
     "exp": dict(ipw=2.4, alu=1.6, fma=0.5, warp_cycles=3.0),
     "bf16": dict(ipw=0.9, alu=0.3, fma=0.3, warp_cycles=2.0),
 }
-# AMD (wave64, one lane per thread, MFMA 16x16x16 for the product): the same instruction count as
-# vector instructions, the product on the matrix unit
-GEMV_ESTIMATE_AMD = {
-    "huff": dict(ipw=7.8, valu=6.6, salu=0.3, lds=0.8, ctrl=0.1, decode_share=0.71, warp_cycles=0.0),
-    "pal": dict(ipw=4.0, valu=3.3, salu=0.1, lds=0.5, ctrl=0.1, warp_cycles=0.0),
-    "exp": dict(ipw=2.8, valu=2.1, salu=0.1, lds=0.5, ctrl=0.1, warp_cycles=0.0),
-    "bf16": dict(ipw=1.2, valu=0.6, salu=0.1, lds=0.4, ctrl=0.1, warp_cycles=0.0),
-}
 
 
-def gemv_loop(budget, src, nb, arch):
-    name = "gemv %s nb%d %s" % (src, nb, arch)
+def gemv_loop(budget, src, nb):
+    name = "gemv %s nb%d sm_90a" % (src, nb)
     try:
         kern(budget, name)
     except KeyError:
-        return dict((GEMV_ESTIMATE_AMD if arch.startswith("gfx") else GEMV_ESTIMATE)[src]), "estimate"
-    lp = loop(budget, name, "chunk")
-    if src == "huff":
-        lp["decode_share"] = GEMV_ESTIMATE["huff"]["decode_share"]
-    return lp, "budget"
+        return dict(GEMV_ESTIMATE[src])
+    return loop(budget, name, "chunk")
+
+
+def gemv_steps(rows, cols, G):
+    """steps of every CTA (uw_gv_cta_of) and where each warp's range starts in its tile pair
+    (uw_gv_group_range; a Huffman warp first decodes the pair's chunks before its start)"""
+    g = math.ceil(rows / 32)
+    tiles = math.ceil(cols / 256)
+    out = []
+    for c in range(G):
+        r0, r1 = 32 * (c * g // G), min(rows, 32 * ((c + 1) * g // G))
+        sets, r = [], r0
+        while r < r1:
+            nrows = 64 if r % 64 == 0 and r + 64 <= r1 else 32
+            sets.append(math.ceil(tiles / (64 // nrows)) * 8)
+            r += min(nrows, 64 - r % 64, r1 - r)
+        steps = sum(sets)
+        ranges = [(q * steps // GEMV["warps"], (q + 1) * steps // GEMV["warps"]) for q in range(GEMV["warps"])]
+        out.append((steps, [(e - b, b % 8) for b, e in ranges]))
+    return out
 
 
 def gemv_kernel(budget, dev, rows, cols, b, src, wbytes):
     nb = 8 if b <= 8 else 16
-    arch = "sm_90a" if dev["vendor"] == "nvidia" else "gfx940"
-    lp, _ = gemv_loop(budget, src, nb, arch)
+    lp = gemv_loop(budget, src, nb)
     N = rows * cols
     G = dev["sms"] * GEMV["ctas_per_sm"]
-    groups = math.ceil(rows / GEMV["group"])
-    cta_work = math.ceil(groups / G) * GEMV["group"] * cols  # the largest CTA's weights
     per_sched = GEMV["warps"] * GEMV["ctas_per_sm"] / 4.0
-    rate_sm = 4 * smsp_rate(lp, per_sched, dev["vendor"])
-    if src == "huff":  # each warp whose chunk range starts inside a tile first decodes that tile's earlier chunks
-        cta_work += lp["decode_share"] * GEMV["warps"] * GEMV["lanes"] * GEMV["tile_cols"] / 2.0
-    t_work = cta_work / (GEMV["ctas_per_sm"] * rate_sm * dev["clk"])
-    # the tail: the slowest warp's last chunk, alone on its scheduler once the others are done
-    if dev["vendor"] == "amd":
-        t_tail = GEMV["chunk"] * 64.0 / smsp_rate(lp, 1, "amd") / dev["clk"]
-    else:
-        t_tail = GEMV["lanes"] * GEMV["chunk"] / 32.0 * lp["warp_cycles"] / dev["clk"]
+    rate = smsp_rate(lp, per_sched)  # weights per cycle per scheduler, its warps interleaved
+    # the decode share of a Huffman step: its instructions over the exponent-plane instance's
+    # (the same step with the exponents loaded instead of decoded)
+    share = 0.0
+    if src == "huff":
+        ex = gemv_loop(budget, "exp", nb)
+        share = max(0.0, 1.0 - ex["ipw"] / lp["ipw"])
+    # the busiest scheduler: its 2 warps' steps (+ a Huffman warp's decode before its first step)
+    worst = 0.0
+    for steps, warps in gemv_steps(rows, cols, G):
+        w = [n + share * pre for n, pre in warps]
+        for s in range(4):
+            worst = max(worst, sum(w[s::4]))
+    t_work = worst * GEMV["step_weights"] / rate / dev["clk"]
+    # the tail: the last step of a warp, alone on its scheduler once its data arrived
+    t_tail = GEMV["step_weights"] / 32.0 * lp["warp_cycles"] / dev["clk"]
     bytes_ = wbytes * N + 2.0 * b * cols + 4.0 * b * rows
     return max(mem_time(dev, bytes_), t_work) + t_tail + dev["launch"]
 
 
 def design1(budget, dev, pipeline, rows, cols, b):
-    if b > GEMV_MAX_BATCH or pipeline == "blas-bf16":
+    # AMD: the HIP build has the GEMV kernel too (run on HIP-CPU), but its resident geometry
+    # (64x256 tiles) is not the HIP default, so batch <= 16 stays on the generic kernel there
+    if b > GEMV_MAX_BATCH or pipeline == "blas-bf16" or dev["vendor"] == "amd":
         return design0(budget, dev, pipeline, rows, cols, b)
     N = rows * cols
-    hb = FORMAT["huff_bits"] / 8 + FORMAT["exc_rate"] * 4  # + the escapes' patch list (4 bytes each)
-    pb = FORMAT["pal_bits"] / 8
+    # the patch lists: 4 bytes per rare exponent, 4 per (tile, chunk) of index
+    patch = FORMAT["exc_rate"] * 4 + 4.0 / (64 * 32)
+    hb = FORMAT["huff_bits"] / 8 + patch
+    pb = FORMAT["pal_bits"] / 8 + patch
     if pipeline == "plain-bf16":
         return gemv_kernel(budget, dev, rows, cols, b, "bf16", 2.0)
     if pipeline == "fused-huffman":
