@@ -38,6 +38,7 @@
 #include "../backends/cuda/cuda_internal.h"
 #include "../tests/uw_c3.h"
 #include "bench_cuda_weights.h"
+#include "perf_model.h"
 
 #define NROT 4
 #define NPIPE 7
@@ -284,6 +285,17 @@ static void time_decode(uw_weights *wt, const weight *s, int reps, cudaStream_t 
     cudaFree(src);
 }
 
+/* the performance model's prediction (docs/PERFORMANCE.md, bench/perf_model.h) for this GPU, shape,
+ * batch and pipeline; -1 where it has none */
+static double predicted_us(const char *gpu, uint64_t rows, uint64_t cols, uint64_t batch, uw_pipeline p) {
+    for (size_t i = 0; i < sizeof uw_perf_model / sizeof uw_perf_model[0]; i++) {
+        const uw_perf_pred *e = &uw_perf_model[i];
+        if (strstr(gpu, e->gpu) && e->rows == rows && e->cols == cols && e->batch == batch && !strcmp(e->pipeline, uw_pipeline_name(p)))
+            return e->us;
+    }
+    return -1;
+}
+
 /* ---------------------------------------------------------------- kernel facts ------------ */
 
 /* one line per matmul kernel instance: threads per CTA and dynamic shared memory for the default
@@ -461,7 +473,9 @@ int main(int argc, char **argv) {
     if (have_gpu) {
         say("decode to BF16 in device memory, GB/s written (device-to-device copy of the same bytes):\n");
         for (int g = 0; g < G; g++) say("  %-22s %8.1f  (copy %8.1f, %3.0f%%)\n", gname[g], dec[g], cpy[g], cpy[g] > 0 ? 100 * dec[g] / cpy[g] : 0);
-        say("matmul time, us (median of %d; batch x weights, same run, same stream); x = vs cublas\n", reps);
+        say("matmul time, us (median of %d; batch x weights, same run, same stream); x = vs cublas; under each synthetic\n"
+            "row the performance model's prediction (design %d of docs/PERFORMANCE.md, bench/perf_model.h)\n", reps,
+            UW_PERF_MODEL_DESIGN);
         say("%-22s %5s", "weights", "batch");
         for (int p = 0; p < NPIPE; p++) say(" %9s", short_name[p]);
         say(" %8s\n", "fused x");
@@ -474,6 +488,18 @@ int main(int argc, char **argv) {
                     else say(" %8.1f%s", r->us[p], r->c2_bad[p] ? "!" : " ");
                 }
                 say(" %8.2f\n", r->us[0] > 0 && r->us[2] > 0 ? r->us[0] / r->us[2] : 0.0);
+                if (g < 2) { /* the model's prediction for the synthetic shapes, beside the measurement */
+                    double pr[NPIPE];
+                    int any = 0;
+                    for (int p = 0; p < NPIPE; p++) any |= (pr[p] = predicted_us(uw_device_name(dev), all[g].rows, all[g].cols, batches[b], pipes[p])) > 0;
+                    if (!any) continue;
+                    say("%-22s %5s", "  model (PERFORMANCE.md)", "");
+                    for (int p = 0; p < NPIPE; p++) {
+                        if (pr[p] < 0) say(" %9s", "-");
+                        else say(" %8.1f ", pr[p]);
+                    }
+                    say(" %8.2f\n", pr[0] > 0 && pr[2] > 0 ? pr[0] / pr[2] : 0.0);
+                }
             }
         say("C2 (every pipeline bit-identical to its reference, '!' marks a mismatch): %s\n", c2_total ? "FAILED" : "ok");
         say("C3 (float64 reference, tensor-core bound of tests/uw_c3.h, sampled rows): %s; worst error/bound: plain %.3g, "

@@ -25,9 +25,10 @@
 #   2. smoke (110): tests/gpu_smoke.c, one process per case under `timeout 30` with
 #      CUDA_LAUNCH_BLOCKING=1: the generic kernel (plain-bf16, fused-huffman), then the Hopper
 #      kernel with plain-bf16 (TMA + wgmma only), exp-predecode, palette-direct, fused-huffman;
-#      64x256 then 200x320; batch 1, 17, 100. Each line: C1, C2, C3's largest error / bound
+#      64x256 then 200x320; batch 1, 17, 100; then the GEMV kernel (kernel=gemv) with the same
+#      pipelines at batch 1 and 16. Each line: C1, C2, C3's largest error / bound
 #      against float64, the first bad (batch row, output row) and the bad rows mod 16 / 8.
-#   3. compute-sanitizer (60): memcheck and synccheck on the smallest case, both families.
+#   3. compute-sanitizer (60): memcheck and synccheck on the smallest case, each family.
 #   4. ctest -L cuda (80): every cuda test with --timeout 60; a skip counts as a failure.
 #   5. benchmark (60): bench_cuda --load .devcheck/weights at batch 1 and 16: every pipeline and
 #      cuBLAS, C2 bit for bit, C3 against float64 (a failing check).
@@ -44,7 +45,7 @@ esac
 PREP=.devcheck
 NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 BINS=(unweight-cli gpu_smoke test_conformance test_tuner test_threads test_choice test_decode_reject test_cuda_async test_cuda_host_decode
-  bench_cuda)
+  test_cuda_host_gemv bench_cuda)
 use_deps() { # jansson/xxhash from .deps (ci/make-device-deps.sh): static, so binaries need nothing there
   if [ -d .deps/lib/pkgconfig ]; then
     export PKG_CONFIG_PATH="$ROOT/.deps/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
@@ -137,10 +138,11 @@ s=$(date +%s)
 budget=110
 np=0 nf=0 nn=0 nt=0 nskip=0
 cases=()
-for fam in generic hopper; do
-  pl="plain-bf16 fused-huffman"
-  [ $fam = hopper ] && pl="plain-bf16 exp-predecode palette-direct fused-huffman"
-  for p in $pl; do for shape in 64x256 200x320; do for b in 1 17 100; do cases+=("$fam $p $shape $b"); done; done; done
+for fam in generic hopper gemv; do
+  pl="plain-bf16 fused-huffman" bs="1 17 100"
+  [ $fam = generic ] || pl="plain-bf16 exp-predecode palette-direct fused-huffman"
+  [ $fam = gemv ] && bs="1 16" # (kernel=gemv: the GEMV family at batch <= 16, an error if it cannot run)
+  for p in $pl; do for shape in 64x256 200x320; do for b in $bs; do cases+=("$fam $p $shape $b"); done; done; done
 done
 : >"$RES/stage2-smoke.log"
 for c in "${cases[@]}"; do
@@ -174,7 +176,7 @@ s3=()
 if ! have tests/gpu_smoke; then row 3 sanitizer "-" "no binaries"
 elif [ -z "$san" ] || [ "$HAVE_GPU" = 0 ]; then row 3 sanitizer "-" "no device$([ -z "$san" ] && echo ', no compute-sanitizer')"
 else
-  for tool in memcheck synccheck; do for fam in hopper generic; do
+  for tool in memcheck synccheck; do for fam in hopper gemv generic; do
     if [ $(( $(date +%s) - s )) -ge 60 ]; then s3+=("$tool/$fam:not-run"); continue; fi
     rc=0
     echo "== $tool kernel=$fam fused-huffman 64x256 b1" >>"$RES/stage3-sanitizer.log"

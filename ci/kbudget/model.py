@@ -191,12 +191,12 @@ def amd_design0(budget, dev, pipeline, rows, cols, b):
     return t
 
 
-def table(budget, design, devices=("H100", "H200", "MI300X")):
+def table(budget, design, devices=("H100", "H200", "MI300X"), shapes=None):
     """{(device, shape, batch, pipeline): seconds}"""
     out = {}
     for dname in devices:
         dev = DEVICES[dname]
-        for sname, rows, cols in SHAPES:
+        for sname, rows, cols in shapes or SHAPES:
             for b in BATCHES:
                 for p in PIPELINES:
                     if dev["vendor"] == "amd" and p == "blas-bf16":
@@ -287,8 +287,8 @@ def design1(budget, dev, pipeline, rows, cols, b):
     N = rows * cols
     # the patch lists: 4 bytes per rare exponent, 4 per (tile, chunk) of index
     patch = FORMAT["exc_rate"] * 4 + 4.0 / (64 * 32)
-    hb = FORMAT["huff_bits"] / 8 + patch
-    pb = FORMAT["pal_bits"] / 8 + patch
+    hb = FORMAT["huff_bits"] / 8 + patch  # (escapes: raw bytes in the stream and an entry in the list)
+    pb = (4.0 + FORMAT["plane_bits"]) / 8 + patch  # nibbles and plane; the IR's exception table is not read
     if pipeline == "plain-bf16":
         return gemv_kernel(budget, dev, rows, cols, b, "bf16", 2.0)
     if pipeline == "fused-huffman":
