@@ -1,23 +1,33 @@
 /* cpu_backend.c - the CPU backend's device interface: weights stay in host memory in the
- * requested resident forms; every pipeline feeds the same matmul kernel (matmul.c), so all of
- * them are bit-identical to plain BF16 (contract C2). Device spec: NULL or "threads=N". */
+ * requested resident forms (BF16 and the palette form as the kernels' panels, cpu_pack.c);
+ * every pipeline feeds the same kernel of the device's ISA level (cpu_mm.c), so all of them are
+ * bit-identical to plain BF16 (contract C2). Device spec: NULL or "threads=N"; the level is the
+ * best the CPU has, or UW_CPU_ISA. The worker threads live as long as the device. */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../core/backend.h"
 #include "../../codecs/decode.h"
+#include "../../core/backend.h"
+#include "cpu_mm.h"
 
-/* fixed after open: one context serves several threads at once */
+/* fixed after open: one context serves several threads at once (the pool runs one call at a
+ * time and a caller that finds it busy runs alone, cpu_pool.c) */
 typedef struct cpu_ctx {
     int threads; /* as opened: upload and decode; matmul takes its own from the call */
+    uw_cpu_isa isa;
+    uw_pool *pool;
     char name[128];
-    uw_param_desc params[1];
+    uw_param_desc params[2];
 } cpu_ctx;
 
 typedef struct cpu_w {
-    uint8_t *huff, *pal;
-    size_t huff_size, pal_size;
-    uint16_t *bf16;
+    uint8_t *huff;    /* the Huffman blob (fused-huffman, decode+gemm, palette-transcode) */
+    size_t huff_size;
+    uw_blob blob;     /* huff parsed */
+    uw_band_dec *dec; /* its decode tables, built once */
+    uint8_t *plain;   /* BF16 as plain panels */
+    uw_pal_store pal; /* palette panels */
+    int has_pal;
     uint64_t rows, cols;
 } cpu_w;
 
@@ -32,29 +42,46 @@ static uw_status cpu_open(const char *spec, void **ctx) {
             return uw_error_set(UW_ERR_INVALID_ARG, "cpu device spec '%s': expected threads=N", spec);
         }
     }
-    snprintf(c->name, sizeof c->name, "host, %d threads", uw_threads_resolve(c->threads));
-    /* the one per-call knob: threads (default as opened; one thread can win at batch 1 on
-     * small matrices, where waking workers costs more than it saves), passed in each uw_call */
+    uw_status s = uw_cpu_isa_select(&c->isa);
+    if (s == UW_OK) s = uw_pool_create(c->threads, &c->pool);
+    if (s != UW_OK) {
+        free(c);
+        return s;
+    }
+    snprintf(c->name, sizeof c->name, "host, %d threads, %s", uw_threads_resolve(c->threads), uw_cpu_isa_name(c->isa));
+    /* per-call knobs, passed in each uw_call: threads (default as opened; one thread can win at
+     * batch 1 on small matrices, where waking workers costs more than it saves) and panels per
+     * kernel pass (speed only: the bits never change, cpu_mm.h) */
     int all = uw_threads_resolve(c->threads);
     c->params[0].name = "threads";
     c->params[0].nvalues = all > 1 ? 2 : 1;
     c->params[0].values[0] = all;
     c->params[0].values[1] = 1;
+    c->params[1].name = "panels";
+    c->params[1].nvalues = 4;
+    c->params[1].values[0] = 0;
+    c->params[1].values[1] = 1;
+    c->params[1].values[2] = 2;
+    c->params[1].values[3] = 4;
     c->threads = all;
     *ctx = c;
     return UW_OK;
 }
 
-static void cpu_close(void *ctx) { free(ctx); }
+static void cpu_close(void *ctx) {
+    uw_pool_destroy(((cpu_ctx *)ctx)->pool);
+    free(ctx);
+}
 static const char *cpu_name(void *ctx) { return ((cpu_ctx *)ctx)->name; }
 
 static void cpu_release(void *ctx, void *wh) {
     (void)ctx;
     cpu_w *w = wh;
     if (!w) return;
+    uw_band_dec_free(w->dec);
     free(w->huff);
-    free(w->pal);
-    free(w->bf16);
+    free(w->plain);
+    uw_pal_free(&w->pal);
     free(w);
 }
 
@@ -65,22 +92,36 @@ static uw_status cpu_upload(void *ctx, const uw_blob *b, unsigned resident, void
     w->rows = b->rows;
     w->cols = b->cols;
     uw_status s = UW_OK;
-    uint8_t *copy = malloc(b->total);
-    if (!copy) s = uw_error_set(UW_ERR_NOMEM, "out of memory");
-    else memcpy(copy, b->base, b->total);
-    if (s == UW_OK) {
-        if (b->codec == UW_CODEC_HUFFMAN) { w->huff = copy; w->huff_size = b->total; }
-        else { w->pal = copy; w->pal_size = b->total; }
+    if (resident & UW_RESIDENT_HUFFMAN) {
+        w->huff = malloc(b->total);
+        if (!w->huff) s = uw_error_set(UW_ERR_NOMEM, "out of memory");
+        else {
+            memcpy(w->huff, b->base, b->total);
+            w->huff_size = b->total;
+            s = uw_blob_parse(w->huff, w->huff_size, &w->blob);
+            if (s == UW_OK) s = uw_band_dec_create(&w->blob, &w->dec);
+        }
     }
-    if (s == UW_OK && (resident & UW_RESIDENT_PALETTE) && !w->pal)
-        s = uw_blob_to_palette(w->huff, w->huff_size, &w->pal, &w->pal_size);
-    if (s == UW_OK && (resident & UW_RESIDENT_BF16)) {
-        w->bf16 = malloc(b->n * 2);
-        if (!w->bf16) s = uw_error_set(UW_ERR_NOMEM, "out of memory");
-        else s = uw_codec_decode_blob(b, w->bf16, c->threads, 1);
+    if (s == UW_OK && (resident & (UW_RESIDENT_PALETTE | UW_RESIDENT_BF16))) {
+        uint16_t *full = malloc(b->n * 2); /* decoded once, then laid out for the kernels */
+        if (!full) s = uw_error_set(UW_ERR_NOMEM, "out of memory");
+        else s = uw_codec_decode_blob(b, full, c->threads, 1);
+        if (s == UW_OK && (resident & UW_RESIDENT_PALETTE)) {
+            s = uw_pal_build(full, b->rows, b->cols, &w->pal);
+            w->has_pal = s == UW_OK;
+        }
+        if (s == UW_OK && (resident & UW_RESIDENT_BF16)) {
+            uint64_t pb = uw_kpad(b->cols) / UW_GROUP_K * UW_PLAIN_GROUP_BYTES;
+            w->plain = malloc(uw_npanels(b->rows) * pb);
+            if (!w->plain) s = uw_error_set(UW_ERR_NOMEM, "out of memory");
+            else uw_pack_plain(full, b->cols, b->rows, 0, b->cols, w->plain, pb);
+        }
+        free(full);
     }
-    if (s == UW_OK && !(resident & UW_RESIDENT_HUFFMAN) && w->huff) { free(w->huff); w->huff = NULL; }
-    if (s != UW_OK) { cpu_release(ctx, w); return s; }
+    if (s != UW_OK) {
+        cpu_release(ctx, w);
+        return s;
+    }
     *wh = w;
     return UW_OK;
 }
@@ -88,42 +129,50 @@ static uw_status cpu_upload(void *ctx, const uw_blob *b, unsigned resident, void
 static uw_status cpu_decode(void *ctx, void *wh, uint16_t *out) {
     cpu_ctx *c = ctx;
     cpu_w *w = wh;
-    if (w->bf16) { memcpy(out, w->bf16, w->rows * w->cols * 2); return UW_OK; }
-    const uint8_t *blob = w->huff ? w->huff : w->pal;
-    size_t size = w->huff ? w->huff_size : w->pal_size;
-    return uw_blob_decode(blob, size, out, w->rows * w->cols, c->threads);
+    if (w->plain) {
+        uw_unpack_plain(w->plain, w->rows, w->cols, out);
+        return UW_OK;
+    }
+    if (w->huff) return uw_blob_decode(w->huff, w->huff_size, out, w->rows * w->cols, c->threads);
+    uw_pal_unpack(&w->pal.p, w->rows, w->cols, out); /* palette panels only */
+    return UW_OK;
 }
 
-/* threads for this call: the call's value of the one parameter (the core passes only values
- * offered in c->params) */
-static int call_threads(const cpu_ctx *c, const uw_call *call) { return uw_call_value(call, c->params, 0); }
-
-/* the core has checked that the pipeline's resident form is here */
+/* the core has checked that the pipeline's resident form is here and that every parameter
+ * value is one c->params offers */
 static uw_status cpu_matmul(void *ctx, void *wh, const uw_call *call, const uint16_t *x, float *y, uint64_t batch) {
     const cpu_ctx *c = ctx;
     const cpu_w *w = wh;
-    const int threads = call_threads(c, call);
+    const int threads = uw_call_value(call, c->params, 0), panels = uw_call_value(call, c->params, 1);
+    uw_mm_src src = {UW_SRC_PLAIN, w->rows, w->cols, NULL, NULL, NULL, NULL, NULL};
     switch (call->pipeline) {
     case UW_PIPELINE_PLAIN_BF16:
-        return uw_matmul_bf16(x, w->bf16, y, batch, w->rows, w->cols, threads);
+        src.plain = w->plain;
+        return uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, c->pool);
     case UW_PIPELINE_FUSED_HUFFMAN:
-        return uw_matmul_blob(w->huff, w->huff_size, x, y, batch, threads);
+        src.kind = UW_SRC_BLOB, src.blob = &w->blob, src.dec = w->dec;
+        return uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, c->pool);
     case UW_PIPELINE_PALETTE_DIRECT:
-        return uw_matmul_blob(w->pal, w->pal_size, x, y, batch, threads);
-    case UW_PIPELINE_DECODE_GEMM: {
+        src.kind = UW_SRC_PALETTE, src.pal = &w->pal.p;
+        return uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, c->pool);
+    case UW_PIPELINE_DECODE_GEMM:
+    case UW_PIPELINE_PALETTE_TRANSCODE: {
+        /* these two build their form in scratch on every call: that is what they are */
         uint16_t *scratch = malloc(w->rows * w->cols * 2);
         if (!scratch) return uw_error_set(UW_ERR_NOMEM, "out of memory for the decode scratch");
-        uw_status s = uw_blob_decode(w->huff, w->huff_size, scratch, w->rows * w->cols, threads);
-        if (s == UW_OK) s = uw_matmul_bf16(x, scratch, y, batch, w->rows, w->cols, threads);
+        uw_status s = uw_codec_decode_blob(&w->blob, scratch, threads, 1);
+        uw_pal_store ps = {0};
+        if (s == UW_OK && call->pipeline == UW_PIPELINE_DECODE_GEMM) {
+            src.kind = UW_SRC_ROWMAJOR, src.rowmajor = scratch;
+            s = uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, c->pool);
+        } else if (s == UW_OK && (s = uw_pal_build(scratch, w->rows, w->cols, &ps)) == UW_OK) {
+            free(scratch);
+            scratch = NULL;
+            src.kind = UW_SRC_PALETTE, src.pal = &ps.p;
+            s = uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, c->pool);
+        }
+        uw_pal_free(&ps);
         free(scratch);
-        return s;
-    }
-    case UW_PIPELINE_PALETTE_TRANSCODE: {
-        uint8_t *pal;
-        size_t ps;
-        UW_FORWARD_IF_ERROR(uw_blob_to_palette(w->huff, w->huff_size, &pal, &ps));
-        uw_status s = uw_matmul_blob(pal, ps, x, y, batch, threads);
-        free(pal);
         return s;
     }
     default:
@@ -133,7 +182,7 @@ static uw_status cpu_matmul(void *ctx, void *wh, const uw_call *call, const uint
 
 static const uw_param_desc *cpu_params(void *ctx, int *count) {
     cpu_ctx *c = ctx;
-    *count = 1;
+    *count = 2;
     return c->params;
 }
 

@@ -1,0 +1,79 @@
+/* cpu_isa.c - which CPU kernel level runs: cpuid feature bits and the OS's XCR0 (the registers
+ * it saves), detected once; UW_CPU_ISA forces a level for tests and comparisons. Builds on any
+ * architecture: off x86 only the scalar level exists. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "cpu_mm.h"
+
+#if defined(UW_CPU_X86_KERNELS)
+#include <cpuid.h>
+
+static uint64_t xcr0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (uint64_t)hi << 32 | lo;
+}
+
+static int detect(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return UW_ISA_SCALAR;
+    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!osxsave || !avx) return UW_ISA_SCALAR;
+    uint64_t x = xcr0();
+    if ((x & 6) != 6) return UW_ISA_SCALAR; /* the OS saves XMM and YMM state */
+    if (__get_cpuid_max(0, NULL) < 7) return UW_ISA_SCALAR;
+    __cpuid_count(7, 0, a, b, c, d);
+    int avx2 = (b >> 5) & 1, f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
+    int vbmi = (c >> 1) & 1, vbmi2 = (c >> 6) & 1;
+    unsigned a1, b1, c1, d1;
+    __cpuid_count(7, 1, a1, b1, c1, d1);
+    int bf16 = (a1 >> 5) & 1;
+    int zmm_os = (x & 0xE0) == 0xE0; /* opmask, upper halves of ZMM0-15, ZMM16-31 */
+    if (f && bw && vl && vbmi && vbmi2 && bf16 && zmm_os) return UW_ISA_AVX512BF16;
+    if (avx2 && fma) return UW_ISA_AVX2;
+    return UW_ISA_SCALAR;
+}
+#else
+static int detect(void) { return UW_ISA_SCALAR; }
+#endif
+
+static int best;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static void init(void) { best = detect(); }
+
+int uw_cpu_isa_supported(uw_cpu_isa isa) {
+    pthread_once(&once, init);
+    return (int)isa <= best;
+}
+
+const char *uw_cpu_isa_name(uw_cpu_isa isa) {
+    static const char *const n[UW_ISA_COUNT] = {"scalar", "avx2", "avx512bf16"};
+    return (unsigned)isa < UW_ISA_COUNT ? n[isa] : "unknown";
+}
+
+uw_status uw_cpu_isa_select(uw_cpu_isa *out) {
+    pthread_once(&once, init);
+    const char *e = getenv("UW_CPU_ISA");
+    if (!e || !*e) {
+        *out = (uw_cpu_isa)best;
+        return UW_OK;
+    }
+    for (int i = 0; i < UW_ISA_COUNT; i++)
+        if (!strcmp(e, uw_cpu_isa_name((uw_cpu_isa)i))) {
+            UW_RETURN_ERROR_IF(i > best, UW_ERR_NO_DEVICE, "UW_CPU_ISA=%s: this CPU (or build) offers only up to %s", e,
+                               uw_cpu_isa_name((uw_cpu_isa)best));
+            *out = (uw_cpu_isa)i;
+            return UW_OK;
+        }
+    return uw_error_set(UW_ERR_INVALID_ARG, "UW_CPU_ISA=%s: expected avx512bf16, avx2 or scalar", e);
+}
+
+const uw_cpu_kern *uw_cpu_kern_get(uw_cpu_isa isa) {
+#if defined(UW_CPU_X86_KERNELS)
+    if (isa == UW_ISA_AVX512BF16) return &uw_cpu_kern_avx512;
+    if (isa == UW_ISA_AVX2) return &uw_cpu_kern_avx2;
+#endif
+    (void)isa;
+    return &uw_cpu_kern_scalar;
+}

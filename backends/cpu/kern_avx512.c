@@ -1,0 +1,137 @@
+/* kern_avx512.c - AVX-512 BF16 kernel (compiled with -mavx512bf16 -mavx512vbmi -mavx512vbmi2 ...,
+ * called only after cpuid and XCR0 say so). One vdpbf16ps adds a pair of products into each of 16
+ * lanes = 16 output rows: acc += x[2p+1] w[2p+1], then += x[2p] w[2p], each add rounded to
+ * nearest even, inputs and results denormal-flushed (measured; docs/CONFORMANCE-cpu.md). The
+ * palette form is rebuilt in registers (cpu_pack.c): two vpermb look-ups, four byte unpacks and
+ * four 16-bit rotates per 128 weights; the rare exceptions are patched through memory. */
+#include <immintrin.h>
+
+#include "cpu_mm.h"
+
+/* bytes ahead of the stream each panel's loads are prefetched (per-stream distance) */
+#ifndef UW_PF_BYTES
+#define UW_PF_BYTES 1024
+#endif
+
+static inline __attribute__((always_inline)) __m512i rot1(__m512i v) { return _mm512_shrdi_epi16(v, v, 1); }
+
+static inline __attribute__((always_inline)) void pal_rebuild(const uint8_t *p, __m512i t, __m512i *w) {
+    __m512i n = _mm512_loadu_si512(p), pa = _mm512_loadu_si512(p + 64), pb = _mm512_loadu_si512(p + 128);
+    __m512i ea = _mm512_permutexvar_epi8(n, t), eb = _mm512_permutexvar_epi8(_mm512_srli_epi16(n, 4), t);
+    w[0] = rot1(_mm512_unpacklo_epi8(pa, ea));
+    w[1] = rot1(_mm512_unpackhi_epi8(pa, ea));
+    w[2] = rot1(_mm512_unpacklo_epi8(pb, eb));
+    w[3] = rot1(_mm512_unpackhi_epi8(pb, eb));
+}
+
+static __attribute__((noinline)) void pal_patch(__m512i *w, uint64_t g, const uint32_t **xg, const uint32_t **xv, uint64_t *xl) {
+    uint16_t buf[128];
+    for (int m = 0; m < 4; m++) _mm512_storeu_si512(buf + 32 * m, w[m]);
+    uw_pal_patch(buf, g, xg, xv, xl);
+    for (int m = 0; m < 4; m++) w[m] = _mm512_loadu_si512(buf + 32 * m);
+}
+
+static inline __attribute__((always_inline)) void run(const uw_kargs *a, uint64_t b0, const int R, const int NB, const int pal) {
+    __m512 acc[4][16];
+    const uint8_t *wp[4];
+    const uint32_t *xg[4], *xv[4];
+    uint64_t xl[4], next[4];
+    const uint64_t gb = pal ? UW_PAL_GROUP_BYTES : UW_PLAIN_GROUP_BYTES;
+    for (int r = 0; r < R; r++) {
+        wp[r] = a->w + (uint64_t)r * a->panel_bytes;
+        for (int j = 0; j < NB; j++) acc[r][j] = _mm512_loadu_ps(a->acc + ((uint64_t)r * a->nb + b0 + j) * UW_PANEL);
+        if (pal) {
+            xg[r] = a->xgroup[r], xv[r] = a->xval[r], xl[r] = a->xleft[r];
+            next[r] = xl[r] ? *xg[r] : UINT64_MAX;
+        }
+    }
+    const uint16_t *xq = uw_xpair(a, a->g0 * (UW_GROUP_K / 2), b0); /* this group's pairs, row b0 */
+    const uint64_t xs = 2 * a->xbw, xgs = 4 * xs, xb8 = a->xblk;          /* one pair, one group, 8 rows */
+    __m512i t = _mm512_setzero_si512();
+    if (pal) t = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a->table)); /* entry i = table[i & 15] */
+    for (uint64_t g = 0; g < a->ng; g++) {
+        __m512i w[4][4];
+        for (int r = 0; r < R; r++) {
+            const uint8_t *p = wp[r] + g * gb;
+            _mm_prefetch((const char *)p + UW_PF_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)p + UW_PF_BYTES + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)p + UW_PF_BYTES + 128, _MM_HINT_T0);
+            if (pal) {
+                pal_rebuild(p, t, w[r]);
+                if (__builtin_expect(a->g0 + g == next[r], 0)) { /* through a copy: w stays in registers */
+                    __m512i tmp[4] = {w[r][0], w[r][1], w[r][2], w[r][3]};
+                    pal_patch(tmp, a->g0 + g, &xg[r], &xv[r], &xl[r]);
+                    for (int m = 0; m < 4; m++) w[r][m] = tmp[m];
+                    next[r] = xl[r] ? *xg[r] : UINT64_MAX;
+                }
+            } else {
+                _mm_prefetch((const char *)p + UW_PF_BYTES + 192, _MM_HINT_T0);
+                for (int m = 0; m < 4; m++) w[r][m] = _mm512_loadu_si512(p + 64 * m);
+            }
+        }
+        for (int m = 0; m < 4; m++)
+            for (int j = 0; j < NB; j++) {
+                int32_t d;
+                memcpy(&d, xq + (j >> 3) * xb8 + g * xgs + m * xs + 2 * (j & 7), 4);
+                __m512bh xv2 = (__m512bh)_mm512_set1_epi32(d);
+                for (int r = 0; r < R; r++) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], (__m512bh)w[r][m], xv2);
+            }
+    }
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < NB; j++) _mm512_storeu_ps(a->acc + ((uint64_t)r * a->nb + b0 + j) * UW_PANEL, acc[r][j]);
+}
+
+/* one function per (R, NB, palette): the loops above unroll to straight-line register code */
+#define V(R, NB)                                                                                       \
+    static void p_##R##_##NB(const uw_kargs *a, uint64_t b0) { run(a, b0, R, NB, 0); }                  \
+    static void q_##R##_##NB(const uw_kargs *a, uint64_t b0) { run(a, b0, R, NB, 1); }
+V(4, 1) V(4, 2) V(2, 1) V(2, 2) V(2, 4) V(2, 8) V(1, 1) V(1, 2) V(1, 4) V(1, 8) V(1, 16)
+#undef V
+
+typedef void (*vfn)(const uw_kargs *, uint64_t);
+
+static void kern(const uw_kargs *a, int pal) {
+    static const vfn tab[2][3][5] = {
+        {{p_1_1, p_1_2, p_1_4, p_1_8, p_1_16}, {p_2_1, p_2_2, p_2_4, p_2_8, NULL}, {p_4_1, p_4_2, NULL, NULL, NULL}},
+        {{q_1_1, q_1_2, q_1_4, q_1_8, q_1_16}, {q_2_1, q_2_2, q_2_4, q_2_8, NULL}, {q_4_1, q_4_2, NULL, NULL, NULL}}};
+    static const int maxlog[3] = {4, 3, 1};
+    int ri = a->R >= 4 ? 2 : a->R >= 2 ? 1 : 0, rn = 1 << ri;
+    uw_kargs s = *a;
+    for (int r0 = 0; r0 < a->R; r0 += rn) { /* a->R not a power of two: the rest one panel at a time */
+        if (a->R - r0 < rn) ri = 0, rn = 1;
+        s.w = a->w + (uint64_t)r0 * a->panel_bytes;
+        s.acc = a->acc + (uint64_t)r0 * a->nb * UW_PANEL;
+        s.R = rn;
+        for (int r = 0; r < rn; r++) s.xgroup[r] = a->xgroup[r0 + r], s.xval[r] = a->xval[r0 + r], s.xleft[r] = a->xleft[r0 + r];
+        for (uint64_t b = 0; b < a->nb;) {
+            int l = maxlog[ri];
+            while ((1ull << l) > a->nb - b) l--;
+            tab[pal][ri][l](&s, b);
+            b += 1ull << l;
+        }
+    }
+}
+
+static void pal_to_plain(const uw_kargs *a, uint8_t *dst, uint64_t dpb) {
+    __m512i t = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a->table));
+    for (int r = 0; r < a->R; r++) {
+        const uint32_t *xg = a->xgroup[r], *xv = a->xval[r];
+        uint64_t xl = a->xleft[r], next = xl ? *xg : UINT64_MAX;
+        const uint8_t *src = a->w + (uint64_t)r * a->panel_bytes;
+        uint8_t *d = dst + (uint64_t)r * dpb;
+        for (uint64_t g = 0; g < a->ng; g++) {
+            __m512i w[4];
+            pal_rebuild(src + g * UW_PAL_GROUP_BYTES, t, w);
+            if (__builtin_expect(a->g0 + g == next, 0)) {
+                pal_patch(w, a->g0 + g, &xg, &xv, &xl);
+                next = xl ? *xg : UINT64_MAX;
+            }
+            for (int m = 0; m < 4; m++) _mm512_storeu_si512(d + g * UW_PLAIN_GROUP_BYTES + 64 * m, w[m]);
+        }
+    }
+}
+
+static void plain(const uw_kargs *a) { kern(a, 0); }
+static void palette(const uw_kargs *a) { kern(a, 1); }
+
+const uw_cpu_kern uw_cpu_kern_avx512 = {"avx512bf16", plain, palette, pal_to_plain, 4};
