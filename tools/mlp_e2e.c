@@ -2,7 +2,8 @@
  * silu (Llama, Qwen) or gelu_tanh (Gemma), once
  * from the original BF16 file and once from the compressed file, on every available backend with
  * the tuner's choices, and compares the outputs bit for bit (contract C2 for a whole block).
- * Prints the weight bytes read per token and the time per block for both. */
+ * Prints the weight bytes read per token and the time per block for both, timed over passes
+ * through every block in turn (as a forward pass reads them), the median of three passes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,71 +182,92 @@ int main(int argc, char **argv) {
         printf("%-36s %5s %-40s %11s %11s %9s %9s %s\n", "block", "batch", "pipelines (gate,up,down)", "B/token orig", "B/token comp",
                "ms orig", "ms comp", "bitwise");
         double tot_o[8] = {0}, tot_c[8] = {0}, bytes_o = 0, bytes_c[8] = {0};
+        /* every layer resident at once, then passes over the whole stack as a forward pass makes:
+         * a block's weights come back from memory, not from a cache that the same block warmed
+         * (timing one block over and over measures its weights in the L2/L3, which a model larger
+         * than the caches never sees) */
+        mats *M = calloc(nl, sizeof *M);
+        if (!M) return die("out of memory");
         for (size_t l = 0; l < nl; l++) {
-            mats m;
-            uw_status s = load_layer(d, fo, fc, &layers[l], &m);
+            uw_status s = load_layer(d, fo, fc, &layers[l], &M[l]);
             if (s != UW_OK) return die(layers[l].prefix);
-            for (int k = 0; k < 3; k++) bytes_o += (double)(m.rows[k] * m.cols[k] * 2);
-            uint64_t hid = m.cols[0], inter = m.rows[0], maxB = 0;
-            for (int b = 0; b < nbatch; b++) maxB = batches[b] > maxB ? batches[b] : maxB;
-            uint16_t *x = malloc(maxB * hid * 2), *h = malloc(maxB * inter * 2);
-            float *g = malloc(maxB * inter * 4), *u = malloc(maxB * inter * 4), *y0 = malloc(maxB * hid * 4), *y1 = malloc(maxB * hid * 4);
-            uint64_t r = 0x2545F4914F6CDD1Dull ^ (uint64_t)l;
-            for (uint64_t i = 0; i < maxB * hid; i++) { /* fixed pseudo-random activations ~N(0,1) */
-                r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-                double u1 = ((double)(r >> 11) + 1) / 9007199254740993.0;
-                r ^= r << 13, r ^= r >> 7, r ^= r << 17;
-                double u2 = (double)(r >> 11) / 9007199254740992.0;
-                x[i] = f32_to_bf16((float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2)));
-            }
-            for (int b = 0; b < nbatch; b++) {
-                uint64_t B = batches[b];
-                for (int k = 0; k < 3; k++)
-                    if ((s = uw_tune(tuner, m.comp[k], B, 0)) != UW_OK) return die("tune");
-                uw_pipeline pp[3] = {UW_PIPELINE_PLAIN_BF16, UW_PIPELINE_PLAIN_BF16, UW_PIPELINE_PLAIN_BF16};
-                uw_pipeline pa[3] = {UW_PIPELINE_AUTO, UW_PIPELINE_AUTO, UW_PIPELINE_AUTO};
-                char names[128];
-                double cb = 0;
+            for (int k = 0; k < 3; k++) bytes_o += (double)(M[l].rows[k] * M[l].cols[k] * 2);
+        }
+        uint64_t hid = 0, inter = 0, maxB = 0;
+        for (size_t l = 0; l < nl; l++) {
+            hid = M[l].cols[0] > hid ? M[l].cols[0] : hid;
+            inter = M[l].rows[0] > inter ? M[l].rows[0] : inter;
+        }
+        for (int b = 0; b < nbatch; b++) maxB = batches[b] > maxB ? batches[b] : maxB;
+        uint16_t *x = malloc(maxB * hid * 2), *h = malloc(maxB * inter * 2);
+        float *g = malloc(maxB * inter * 4), *u = malloc(maxB * inter * 4), *y0 = malloc(maxB * hid * 4), *y1 = malloc(maxB * hid * 4);
+        double (*to)[3] = malloc(nl * sizeof *to), (*tc)[3] = malloc(nl * sizeof *tc);
+        if (!x || !h || !g || !u || !y0 || !y1 || !to || !tc) return die("out of memory");
+        for (int b = 0; b < nbatch; b++) {
+            uint64_t B = batches[b];
+            uw_pipeline pp[4096][3], pa[3] = {UW_PIPELINE_AUTO, UW_PIPELINE_AUTO, UW_PIPELINE_AUTO};
+            static char names[4096][128];
+            static double cbytes[4096];
+            for (size_t l = 0; l < nl; l++) {
+                mats *m = &M[l];
                 int L = 0;
+                cbytes[l] = 0;
                 for (int k = 0; k < 3; k++) {
+                    uw_status s = uw_tune(tuner, m->comp[k], B, 0);
+                    if (s != UW_OK) return die("tune");
                     uw_choice c;
-                    uw_weights_choice(m.comp[k], B, &c);
+                    uw_weights_choice(m->comp[k], B, &c);
+                    pp[l][k] = UW_PIPELINE_PLAIN_BF16;
                     /* a backend whose decode+gemm runs the vendor BLAS (cuda) is held to that BLAS on
                      * the original weights (blas-bf16); elsewhere blas-bf16 is unsupported */
                     if (c.pipeline == UW_PIPELINE_DECODE_GEMM &&
-                        uw_weights_matmul(m.plain[k], UW_PIPELINE_BLAS_BF16, k < 2 ? x : h, k < 2 ? g : y0, 1) == UW_OK)
-                        pp[k] = UW_PIPELINE_BLAS_BF16;
-                    L += snprintf(names + L, sizeof names - (size_t)L, "%s%s", k ? "," : "", uw_pipeline_name(c.pipeline));
-                    cb += (double)(c.pipeline == UW_PIPELINE_PALETTE_DIRECT ? m.pal_bytes[k] : m.huff_bytes[k]);
+                        uw_weights_matmul(m->plain[k], UW_PIPELINE_BLAS_BF16, k < 2 ? x : h, k < 2 ? g : y0, 1) == UW_OK)
+                        pp[l][k] = UW_PIPELINE_BLAS_BF16;
+                    L += snprintf(names[l] + L, sizeof names[l] - (size_t)L, "%s%s", k ? "," : "", uw_pipeline_name(c.pipeline));
+                    cbytes[l] += (double)(c.pipeline == UW_PIPELINE_PALETTE_DIRECT ? m->pal_bytes[k] : m->huff_bytes[k]);
                 }
-                bytes_c[b] += cb;
-                /* warm-up, then the median of 3 */
-                double to[3], tc[3];
-                for (int rep = -1; rep < 3; rep++) {
-                    double t0 = now_ms();
-                    if ((s = block(m.plain, pp, &m, x, B, g, u, h, y0)) != UW_OK) return die("plain block");
-                    double t1 = now_ms();
-                    memset(y1, 0x7F, B * hid * 4);
-                    if ((s = block(m.comp, pa, &m, x, B, g, u, h, y1)) != UW_OK) return die("compressed block");
-                    double t2 = now_ms();
-                    if (rep >= 0) to[rep] = t1 - t0, tc[rep] = t2 - t1;
-                }
-                double mo = to[0] + to[1] + to[2] - fmax(to[0], fmax(to[1], to[2])) - fmin(to[0], fmin(to[1], to[2]));
-                double mc = tc[0] + tc[1] + tc[2] - fmax(tc[0], fmax(tc[1], tc[2])) - fmin(tc[0], fmin(tc[1], tc[2]));
-                tot_o[b] += mo;
-                tot_c[b] += mc;
-                int same = !memcmp(y0, y1, B * hid * 4);
-                mismatches += !same;
-                ran++;
-                double bo = 0;
-                for (int k = 0; k < 3; k++) bo += (double)(m.rows[k] * m.cols[k] * 2);
-                printf("%-36.36s %5llu %-40s %11.0f %11.0f %9.3f %9.3f %s\n", layers[l].prefix, (unsigned long long)B, names, bo / (double)B,
-                       cb / (double)B, mo, mc, same ? "identical" : "DIFFERENT");
-                fflush(stdout);
+                bytes_c[b] += cbytes[l];
             }
-            free(x), free(h), free(g), free(u), free(y0), free(y1);
-            free_layer(&m);
+            /* a warm-up pass, then 3 timed passes; each block: original, then compressed */
+            for (int rep = -1; rep < 3; rep++)
+                for (size_t l = 0; l < nl; l++) {
+                    mats *m = &M[l];
+                    uint64_t r = 0x2545F4914F6CDD1Dull ^ (uint64_t)l;
+                    for (uint64_t i = 0; i < B * m->cols[0]; i++) { /* fixed pseudo-random activations ~N(0,1) */
+                        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+                        double u1 = ((double)(r >> 11) + 1) / 9007199254740993.0;
+                        r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+                        double u2 = (double)(r >> 11) / 9007199254740992.0;
+                        x[i] = f32_to_bf16((float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2)));
+                    }
+                    double t0 = now_ms();
+                    if (block(m->plain, pp[l], m, x, B, g, u, h, y0) != UW_OK) return die("plain block");
+                    double t1 = now_ms();
+                    memset(y1, 0x7F, B * m->cols[0] * 4);
+                    if (block(m->comp, pa, m, x, B, g, u, h, y1) != UW_OK) return die("compressed block");
+                    double t2 = now_ms();
+                    if (rep >= 0) to[l][rep] = t1 - t0, tc[l][rep] = t2 - t1;
+                    if (rep == 2) {
+                        double mo = to[l][0] + to[l][1] + to[l][2] - fmax(to[l][0], fmax(to[l][1], to[l][2])) -
+                                    fmin(to[l][0], fmin(to[l][1], to[l][2]));
+                        double mc = tc[l][0] + tc[l][1] + tc[l][2] - fmax(tc[l][0], fmax(tc[l][1], tc[l][2])) -
+                                    fmin(tc[l][0], fmin(tc[l][1], tc[l][2]));
+                        tot_o[b] += mo;
+                        tot_c[b] += mc;
+                        int same = !memcmp(y0, y1, B * m->cols[0] * 4);
+                        mismatches += !same;
+                        ran++;
+                        double bo = 0;
+                        for (int k = 0; k < 3; k++) bo += (double)(m->rows[k] * m->cols[k] * 2);
+                        printf("%-36.36s %5llu %-40s %11.0f %11.0f %9.3f %9.3f %s\n", layers[l].prefix, (unsigned long long)B, names[l],
+                               bo / (double)B, cbytes[l] / (double)B, mo, mc, same ? "identical" : "DIFFERENT");
+                        fflush(stdout);
+                    }
+                }
         }
+        free(x), free(h), free(g), free(u), free(y0), free(y1), free(to), free(tc);
+        for (size_t l = 0; l < nl; l++) free_layer(&M[l]);
+        free(M);
         for (int b = 0; b < nbatch; b++)
             printf("total batch %-4llu weight bytes per token: original %.0f, compressed %.0f (%.1f%%); time per block: %.3f ms vs %.3f ms\n",
                    (unsigned long long)batches[b], bytes_o / (double)batches[b], bytes_c[b] / (double)batches[b], 100.0 * bytes_c[b] / bytes_o,
