@@ -8,7 +8,6 @@
 #include "cpu_mm.h"
 
 #define KBLOCK 256 /* groups (2048 k) per K block when several batch blocks pass over it */
-#define PAL_DIRECT_MAX_B 8 /* above: palette K blocks rebuilt once into plain panels */
 
 typedef struct mm_job {
     const uw_mm_src *s;
@@ -70,7 +69,7 @@ static uw_status run_resident(const mm_job *j, uint64_t pan, int R, float *acc) 
                 a.xval[r] = s->pal->xval + xi[r];
                 a.xleft[r] = xe[r] - xi[r];
             }
-            if (j->B > PAL_DIRECT_MAX_B) { /* rebuild the K block once, every batch block reads it */
+            if (j->kblock < j->ng) { /* several batch blocks: rebuild the K block once, all read it */
                 uint8_t *buf = uw_cpu_scratch(1, (uint64_t)R * a.ng * UW_PLAIN_GROUP_BYTES);
                 if (!buf) return uw_error_set(UW_ERR_NOMEM, "matmul: out of memory for a rebuilt weight block");
                 j->k->pal_to_plain(&a, buf, a.ng * UW_PLAIN_GROUP_BYTES);
