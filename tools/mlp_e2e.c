@@ -107,18 +107,23 @@ static void free_layer(mats *m) {
 
 static int g_gelu; /* --act gelu_tanh (Gemma) instead of silu (Llama, Qwen) */
 
-/* one block: g = x Wg^T, u = x Wu^T, h = bf16(act(g) * u), y = h Wd^T */
-static uw_status block(uw_weights *const *w, const uw_pipeline *p, const mats *m, const uint16_t *x, uint64_t B, float *g,
+/* one matmul: an explicit choice (pipeline and parameters) when given, else AUTO */
+static uw_status mm(uw_weights *w, const uw_choice *c, const uint16_t *x, float *y, uint64_t B) {
+    return c ? uw_weights_matmul_choice(w, c, x, y, B) : uw_weights_matmul(w, UW_PIPELINE_AUTO, x, y, B);
+}
+
+/* one block: g = x Wg^T, u = x Wu^T, h = bf16(act(g) * u), y = h Wd^T; c NULL = AUTO */
+static uw_status block(uw_weights *const *w, const uw_choice *c, const mats *m, const uint16_t *x, uint64_t B, float *g,
                        float *u, uint16_t *h, float *y) {
-    uw_status s = uw_weights_matmul(w[0], p[0], x, g, B);
-    if (s == UW_OK) s = uw_weights_matmul(w[1], p[1], x, u, B);
+    uw_status s = mm(w[0], c ? &c[0] : NULL, x, g, B);
+    if (s == UW_OK) s = mm(w[1], c ? &c[1] : NULL, x, u, B);
     if (s != UW_OK) return s;
     for (uint64_t i = 0; i < B * m->rows[0]; i++) {
         float a = g[i];
         float act = g_gelu ? 0.5f * a * (1.0f + tanhf(0.7978845608f * (a + 0.044715f * a * a * a))) : a / (1.0f + expf(-a));
         h[i] = f32_to_bf16(act * u[i]);
     }
-    return uw_weights_matmul(w[2], p[2], h, y, B);
+    return mm(w[2], c ? &c[2] : NULL, h, y, B);
 }
 
 int main(int argc, char **argv) {
@@ -205,7 +210,9 @@ int main(int argc, char **argv) {
         if (!x || !h || !g || !u || !y0 || !y1 || !to || !tc) return die("out of memory");
         for (int b = 0; b < nbatch; b++) {
             uint64_t B = batches[b];
-            uw_pipeline pp[4096][3], pa[3] = {UW_PIPELINE_AUTO, UW_PIPELINE_AUTO, UW_PIPELINE_AUTO};
+            /* the original runs plain-bf16 with the per-call parameters the tuner chose for the
+             * compressed weight (threads, ...): the two differ only in the weights' form */
+            static uw_choice pp[4096][3];
             static char names[4096][128];
             static double cbytes[4096];
             for (size_t l = 0; l < nl; l++) {
@@ -217,12 +224,13 @@ int main(int argc, char **argv) {
                     if (s != UW_OK) return die("tune");
                     uw_choice c;
                     uw_weights_choice(m->comp[k], B, &c);
-                    pp[l][k] = UW_PIPELINE_PLAIN_BF16;
+                    pp[l][k] = c;
+                    pp[l][k].pipeline = UW_PIPELINE_PLAIN_BF16;
                     /* a backend whose decode+gemm runs the vendor BLAS (cuda) is held to that BLAS on
                      * the original weights (blas-bf16); elsewhere blas-bf16 is unsupported */
                     if (c.pipeline == UW_PIPELINE_DECODE_GEMM &&
                         uw_weights_matmul(m->plain[k], UW_PIPELINE_BLAS_BF16, k < 2 ? x : h, k < 2 ? g : y0, 1) == UW_OK)
-                        pp[l][k] = UW_PIPELINE_BLAS_BF16;
+                        pp[l][k].pipeline = UW_PIPELINE_BLAS_BF16;
                     L += snprintf(names[l] + L, sizeof names[l] - (size_t)L, "%s%s", k ? "," : "", uw_pipeline_name(c.pipeline));
                     cbytes[l] += (double)(c.pipeline == UW_PIPELINE_PALETTE_DIRECT ? m->pal_bytes[k] : m->huff_bytes[k]);
                 }
@@ -244,7 +252,7 @@ int main(int argc, char **argv) {
                     if (block(m->plain, pp[l], m, x, B, g, u, h, y0) != UW_OK) return die("plain block");
                     double t1 = now_ms();
                     memset(y1, 0x7F, B * m->cols[0] * 4);
-                    if (block(m->comp, pa, m, x, B, g, u, h, y1) != UW_OK) return die("compressed block");
+                    if (block(m->comp, NULL, m, x, B, g, u, h, y1) != UW_OK) return die("compressed block");
                     double t2 = now_ms();
                     if (rep >= 0) to[l][rep] = t1 - t0, tc[l][rep] = t2 - t1;
                     if (rep == 2) {
