@@ -2,9 +2,6 @@
  * rule a compliant decoder must enforce before decoding is checked here, in FORMAT.md order. */
 #include "blob.h"
 
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
-
 #include "huffman.h"
 
 uw_status uw_blob_layout(uw_blob *b) {
@@ -64,11 +61,7 @@ void uw_blob_write_header(const uw_blob *b, uint8_t *h) {
 }
 
 uint64_t uw_blob_compute_hash(const uint8_t *blob, uint64_t payload_end) {
-    XXH3_state_t st;
-    XXH3_64bits_reset(&st);
-    XXH3_64bits_update(&st, blob, 120);
-    XXH3_64bits_update(&st, blob + UW_BLOB_HEADER_BYTES, payload_end - UW_BLOB_HEADER_BYTES);
-    return XXH3_64bits_digest(&st);
+    return uw_hash64_2(blob, 120, blob + UW_BLOB_HEADER_BYTES, payload_end - UW_BLOB_HEADER_BYTES);
 }
 
 static int all_zero(const uint8_t *p, uint64_t a, uint64_t e) {

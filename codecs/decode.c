@@ -1,51 +1,121 @@
-/* decode.c - whole-blob, tile-row and band decodes on the CPU (tile-parallel) and the public
- * decode entry points uw_blob_decode / uw_blob_decode_ref. */
+/* decode.c - whole-blob, tile-row and band decodes on the CPU and the public decode entry points
+ * uw_blob_decode / uw_blob_decode_ref. Work is cut into tasks of whole tile rows (each task's
+ * lanes share one pool of the fast decoder); tasks run on the thread pool, and the tensor
+ * checksum is fed each task's rows in order as soon as they and all before them are done, by the
+ * thread that finished them, while they are still in its cache. */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "decode.h"
 
+/* elements per task: enough lanes for the pool, output small enough to stay in L2 for the hash */
+#define TASK_ELEMS ((uint64_t)1 << 17)
+
 typedef struct dec_ctx {
     const uw_blob *b;
     const uw_fast_tab *ft;
-    uint16_t *out;   /* element (row0, 0) of the matrix */
-    uint64_t t0, row0;
+    uint16_t *out;        /* element (row0, 0) of the matrix */
+    uint64_t ti0, ti1, per, row0;
     int fast;
+    uw_hash_state *h;     /* fed the rows in order, or NULL */
+    pthread_mutex_t mu;
+    uint8_t *done;        /* per task, under mu */
+    uint64_t next;        /* first task not yet hashed, under mu */
+    uint64_t ntasks;
 } dec_ctx;
+
+static void task_rows(const dec_ctx *d, uint64_t i, uint64_t *a, uint64_t *z) {
+    uint64_t ta = d->ti0 + i * d->per, tz = ta + d->per < d->ti1 ? ta + d->per : d->ti1;
+    *a = ta * d->b->tile_rows;
+    *z = tz * d->b->tile_rows < d->b->rows ? tz * d->b->tile_rows : d->b->rows;
+}
 
 static uw_status dec_task(void *ctx, uint64_t i, int worker) {
     dec_ctx *d = ctx;
+    const uw_blob *b = d->b;
     (void)worker;
-    uint64_t r0, c0, t = d->t0 + i;
-    uint32_t tr, tc;
-    uw_tile_rect(d->b, t, &r0, &tr, &c0, &tc);
-    uint16_t *dst = d->out + (r0 - d->row0) * d->b->cols + c0;
-    return d->fast ? uw_codec_decode_tile_fast(d->b, d->ft, t, dst, d->b->cols)
-                   : uw_codec_decode_tile_ref(d->b, t, dst, d->b->cols);
+    uint64_t ta = d->ti0 + i * d->per, tz = ta + d->per < d->ti1 ? ta + d->per : d->ti1;
+    uint16_t *dst = d->out + (ta * b->tile_rows - d->row0) * b->cols;
+    if (d->fast) {
+        UW_FORWARD_IF_ERROR(uw_codec_decode_tiles_fast(b, d->ft, ta * b->tiles_c, tz * b->tiles_c, dst, ta * b->tile_rows, b->cols));
+    } else {
+        for (uint64_t t = ta * b->tiles_c; t < tz * b->tiles_c; t++) {
+            uint64_t r0, c0;
+            uint32_t tr, tc;
+            uw_tile_rect(b, t, &r0, &tr, &c0, &tc);
+            UW_FORWARD_IF_ERROR(uw_codec_decode_tile_ref(b, t, dst + (r0 - ta * b->tile_rows) * b->cols + c0, b->cols));
+        }
+    }
+    if (!d->h) return UW_OK;
+    pthread_mutex_lock(&d->mu);
+    d->done[i] = 1;
+    while (d->next < d->ntasks && d->done[d->next]) {
+        uint64_t a, z;
+        task_rows(d, d->next, &a, &z);
+        uw_hash_update(d->h, d->out + (a - d->row0) * b->cols, (z - a) * b->cols * 2);
+        d->next++;
+    }
+    pthread_mutex_unlock(&d->mu);
+    return UW_OK;
+}
+
+static uw_status decode_rows(const uw_blob *b, const uw_fast_tab *ft, uint64_t ti0, uint64_t ti1, uint16_t *out, int threads, int fast,
+                             uw_hash_state *h) {
+    dec_ctx d;
+    memset(&d, 0, sizeof d);
+    d.b = b;
+    d.ft = ft;
+    d.out = out;
+    d.ti0 = ti0;
+    d.ti1 = ti1;
+    d.row0 = ti0 * b->tile_rows;
+    d.fast = fast;
+    uint64_t band = (uint64_t)b->tile_rows * b->cols;
+    d.per = band >= TASK_ELEMS ? 1 : TASK_ELEMS / band;
+    d.ntasks = ti1 > ti0 ? (ti1 - ti0 + d.per - 1) / d.per : 0;
+    if (h) {
+        d.h = h;
+        d.done = calloc(d.ntasks ? d.ntasks : 1, 1);
+        if (!d.done) return uw_error_set(UW_ERR_NOMEM, "decoder: out of memory");
+        pthread_mutex_init(&d.mu, NULL);
+    }
+    uw_status s = uw_parallel_for(d.ntasks, threads, dec_task, &d);
+    if (h) {
+        pthread_mutex_destroy(&d.mu);
+        free(d.done);
+    }
+    return s;
+}
+
+uw_status uw_codec_decode_rows_with(const uw_blob *b, const uw_fast_tab *ft, uint64_t ti0, uint64_t ti1, uint16_t *out, int threads,
+                                    uw_hash_state *h) {
+    return decode_rows(b, ft, ti0, ti1, out, threads, 1, h);
 }
 
 uw_status uw_codec_decode_rows(const uw_blob *b, uint64_t ti0, uint64_t ti1, uint16_t *out, int threads, int fast) {
     uw_fast_tab *ft = NULL;
     if (fast) UW_FORWARD_IF_ERROR(uw_fast_tab_new(b, &ft));
-    dec_ctx d = {b, ft, out, ti0 * b->tiles_c, ti0 * b->tile_rows, fast};
-    uw_status s = uw_parallel_for((ti1 - ti0) * b->tiles_c, threads, dec_task, &d);
+    uw_status s = decode_rows(b, ft, ti0, ti1, out, threads, fast, NULL);
     uw_fast_tab_free(ft);
     return s;
 }
 
 uw_status uw_codec_decode_blob(const uw_blob *b, uint16_t *out, int threads, int fast) {
-    UW_FORWARD_IF_ERROR(uw_codec_decode_rows(b, 0, b->tiles_r, out, threads, fast));
-    if (uw_hash64(out, b->n * 2) != b->tensor_hash)
-        return uw_error_set(UW_ERR_CHECKSUM, "decoded tensor checksum mismatch (the compressed data is damaged)");
-    return UW_OK;
+    uw_fast_tab *ft = NULL;
+    if (fast) UW_FORWARD_IF_ERROR(uw_fast_tab_new(b, &ft));
+    uw_hash_state *h = uw_hash_state_new();
+    uw_status s = h ? decode_rows(b, ft, 0, b->tiles_r, out, threads, fast, h) : uw_error_set(UW_ERR_NOMEM, "decoder: out of memory");
+    uw_fast_tab_free(ft);
+    if (h && uw_hash_digest(h) != b->tensor_hash && s == UW_OK)
+        s = uw_error_set(UW_ERR_CHECKSUM, "decoded tensor checksum mismatch (the compressed data is damaged)");
+    return s;
 }
 
 uw_status uw_codec_decode_band(const uw_blob *b, const uw_fast_tab *ft, uint64_t tile_row, uint16_t *band, uint64_t ld) {
     UW_RETURN_ERROR_IF(!band || tile_row >= b->tiles_r || ld < b->cols || (b->codec == UW_CODEC_HUFFMAN && !ft),
                        UW_ERR_INVALID_ARG, "decode: band %llu of %llu, row stride %llu, %s tables: bad argument",
                        (unsigned long long)tile_row, (unsigned long long)b->tiles_r, (unsigned long long)ld, ft ? "with" : "no");
-    for (uint64_t tj = 0; tj < b->tiles_c; tj++)
-        UW_FORWARD_IF_ERROR(uw_codec_decode_tile_fast(b, ft, tile_row * b->tiles_c + tj, band + tj * b->tile_cols, ld));
-    return UW_OK;
+    return uw_codec_decode_tiles_fast(b, ft, tile_row * b->tiles_c, (tile_row + 1) * b->tiles_c, band, tile_row * b->tile_rows, ld);
 }
 
 static uw_status decode_common(const void *blob, size_t size, uint16_t *out, uint64_t out_elems, int threads, int fast) {

@@ -1,380 +1,450 @@
-/* decode_fast.c - table-driven CPU decoder: one 64-bit window per lookup, an entry yields two
- * exponents (a coded pair, or two short single codes), escapes and chunk tails take a side
- * path. Same acceptance rules as the reference decoder (checked at chunk and lane ends). Its
- * tables are derived from the shared decode table (decode_table.h) once per blob. */
+/* decode_fast.c - the fast CPU decoder. The lanes of a range of tiles run through a pool of
+ * four slots: the hot loop advances all four lanes per iteration (independent dependency chains
+ * the CPU overlaps), each lane taking up to 8 exponents from one 64-bit window read (two
+ * multi-code table entries); a slot whose lane is done takes the next lane, of this tile or the
+ * next, so no lane waits for a longer one. Escapes, chunk and run tails, verbatim chunks and lane
+ * ends go through exact single-code steps with every check of FORMAT.md section 7, so it accepts
+ * and rejects exactly what the reference decoder does. A finished lane's rows meet their plane
+ * bytes through the SIMD merge of the selected level (codec_isa.h). Tables: once per blob. */
 #include <stdlib.h>
 
+#include "codec_isa.h"
 #include "decode.h"
 #include "decode_errors.h"
 #include "decode_table.h"
 
-/* Wide entries, derived from the decode table (decode_steps.h) by fast_tab_derive below; their
- * layout is private to this file. e[]: the shift count sits in the low bits so the hot loop uses
- * it without a mask dance; the two exponents are one 16-bit store. */
-#define F_TOT(e) ((e) & 0xF)              /* bits consumed by the whole entry */
-#define F_CNT(e) (((e) >> 4) & 3)         /* exponents it yields: 1 or 2 */
-#define F_EXP0(e) (((e) >> 8) & 0xFF)
-#define F_EXP1(e) (((e) >> 16) & 0xFF)
-#define F_LEN1(e) (((e) >> 24) & 0xF)     /* bits of the first symbol alone (order 1) */
-#define F_ESC0 (1u << 28)
-#define F_ESC1 (1u << 29)
-#define F_PADOK (1u << 30) /* order 2: second symbol is index 0 */
+/* Multi-code entry m[w] of a 12-bit window w (the hot loop's table):
+ *   bits 0-5   bits consumed (every whole code in the window, up to 4 exponents; 0 at an escape)
+ *   bits 8-39  the exponents, first in the low byte
+ *   bit  40    the window starts with a code holding an escape (the entry yields nothing: an
+ *              exact step takes it)
+ *   bits 44-49 (inline-escape tables) code length of that first code; bits 50-51 which of its
+ *              exponents are escaped (1: the first, 2: the second)
+ *   bits 58-60 exponents it yields, 0..4
+ * The shift count sits in the low bits with nothing above it up to bit 5, so `v >> (e & 63)`
+ * is one instruction; and the sum of two or four entries holds, unmixed, the sum of their bit
+ * counts in bits 0-5 and of their exponent counts from bit 58 (no field below carries that far):
+ * one addition updates both cursors of a lane. */
+#define M_BITS(e) ((uint32_t)(e)&63u)
+#define M_ESC ((uint64_t)1 << 40)
+#define M_CNT(e) ((uint32_t)((e) >> 58))
 
-#define M_ESC ((uint64_t)1 << 40) /* multi entry: the first code is (or holds) an escape */
+struct uw_fast_tab {
+    uint64_t m[1 << UW_DT_MAX_BITS];
+    uint32_t d[1 << UW_DT_MAX_BITS]; /* the shared decode table, replicated to 12-bit windows */
+    int inline_esc;                  /* m resolves escapes in the hot loop (escape-heavy blobs) */
+    const uw_codec_kern *k;
+};
 
-/* a lane broke rule `bits` of FORMAT.md section 7 */
-#define BAD_LANE(bits, t, j) return uw_derr_status((bits), "blob: tile %llu lane %u", (unsigned long long)(t), (unsigned)(j))
+/* Blobs whose codes hold an escape this often (by the code's implied probability, 2^-length per
+ * code) decode faster with escapes resolved in the hot loop than by leaving it at each. */
+#define INLINE_ESC_RATE 0.01
 
-static inline uint32_t mk_entry(uint32_t x0, uint32_t x1, uint32_t tot, uint32_t len1, uint32_t cnt) {
-    return tot | (cnt << 4) | (x0 << 8) | (x1 << 16) | (len1 << 24);
-}
-
-/* e[] and m[] from the decode table dt (2^maxlen entries), reading it only through its
- * accessors: an entry yields two exponents (a coded pair, or two short single codes) where it
- * can; escapes and chunk tails take the single-code path. */
-static void fast_tab_derive(const uw_blob *b, const uint32_t *dt, uw_fast_tab *ft) {
-    uint32_t size = 1u << b->maxlen;
-    for (uint32_t i = 0; i < size; i++) {
-        uint32_t d = dt[i], l = uw_dt_len(d), e;
-        if (b->order == 2) {
-            e = mk_entry(uw_dt_exp_a(d), uw_dt_exp_b(d), l, l, 2);
-            if (uw_dt_esc_a(d)) e |= F_ESC0;
-            if (uw_dt_esc_b(d)) e |= F_ESC1;
-            if (uw_dt_b(d) == 0) e |= F_PADOK;
-        } else {
-            e = mk_entry(uw_dt_exp_a(d), 0, l, l, 1);
-            if (uw_dt_esc_a(d)) {
-                e |= F_ESC0;
-            } else if (b->single < 0) {
-                uint32_t d2 = dt[i >> l], l2 = uw_dt_len(d2);
-                if (l + l2 <= b->maxlen && !uw_dt_esc_a(d2)) e = mk_entry(uw_dt_exp_a(d), uw_dt_exp_a(d2), l + l2, l, 2);
-            }
-        }
-        ft->e[i] = e;
-    }
-    /* Multi-code entries over a fixed 12-bit window (shorter codes replicate), so the hot loop
-     * masks with a constant: exponents in bits 8..39, bits consumed in 0..3, count in 4..6;
-     * packing stops before an escape, and an entry that starts with one is flagged. */
-    uint32_t lmask = size - 1;
+static void tab_build(const uw_blob *b, uw_fast_tab *ft) {
+    uint32_t dt[1 << UW_DT_MAX_BITS];
+    uw_dtab_build(b, dt);
+    uint32_t lm = (1u << b->maxlen) - 1, step = b->order == 2 ? 2 : 1;
+    for (uint32_t i = 0; i < (1u << UW_DT_MAX_BITS); i++) ft->d[i] = dt[i & lm];
+    double esc_rate = 0;
+    for (uint32_t i = 0; i <= lm; i++)
+        if (uw_dt_esc_a(dt[i]) || uw_dt_esc_b(dt[i])) esc_rate += 1.0 / (double)(lm + 1);
+    ft->inline_esc = esc_rate >= INLINE_ESC_RATE;
     for (uint32_t i = 0; i < (1u << UW_DT_MAX_BITS); i++) {
-        uint32_t pos = 0, cnt = 0, step = b->order == 2 ? 2 : 1;
-        uint64_t x = 0, flag = 0;
+        uint32_t pos = 0, cnt = 0;
+        uint64_t x = 0, extra = 0;
         while (cnt + step <= 4) {
-            uint32_t d = dt[b->single >= 0 ? 0 : (i >> pos) & lmask], l = uw_dt_len(d);
+            uint32_t d = ft->d[(i >> pos) & 0xFFF], l = uw_dt_len(d);
             if (pos + l > UW_DT_MAX_BITS) break;
-            if (uw_dt_esc_a(d) || uw_dt_esc_b(d)) {
-                if (!cnt) flag = M_ESC;
+            uint32_t ea = uw_dt_esc_a(d), eb = step == 2 && uw_dt_esc_b(d);
+            if (ea || eb) {
+                if (!cnt) {
+                    extra = M_ESC;
+                    if (ft->inline_esc) { /* the code alone, its raw bytes counted in its bits */
+                        x = (ea ? 0 : uw_dt_exp_a(d)) | (uint64_t)(step == 2 && !eb ? uw_dt_exp_b(d) : 0) << 8;
+                        extra |= (uint64_t)l << 44 | (uint64_t)(ea | eb << 1) << 50;
+                        pos = l + 8 * (ea + eb);
+                        cnt = step;
+                    }
+                }
                 break;
             }
             x |= (uint64_t)uw_dt_exp_a(d) << (8 * cnt);
-            if (b->order == 2) x |= (uint64_t)uw_dt_exp_b(d) << (8 * (cnt + 1));
+            if (step == 2) x |= (uint64_t)uw_dt_exp_b(d) << (8 * (cnt + 1));
             cnt += step;
             pos += l;
         }
-        ft->m[i] = pos | ((uint64_t)cnt << 4) | (x << 8) | flag;
+        ft->m[i] = pos | x << 8 | extra | (uint64_t)cnt << 58;
     }
 }
 
 uw_status uw_fast_tab_new(const uw_blob *b, uw_fast_tab **out) {
     *out = NULL;
     if (b->codec != UW_CODEC_HUFFMAN) return UW_OK;
-    uw_fast_tab *ft = malloc(sizeof *ft);
+    const uw_codec_kern *k;
+    UW_FORWARD_IF_ERROR(uw_codec_kern_get(&k));
+    uw_fast_tab *ft = aligned_alloc(64, sizeof *ft);
     UW_RETURN_ERROR_IF(!ft, UW_ERR_NOMEM, "decoder: out of memory");
-    uint32_t dt[1 << UW_DT_MAX_BITS];
-    uw_dtab_build(b, dt);
-    fast_tab_derive(b, dt, ft);
+    tab_build(b, ft);
+    ft->k = k;
     *out = ft;
     return UW_OK;
 }
 
 void uw_fast_tab_free(uw_fast_tab *ft) { free(ft); }
 
-typedef struct rd {
-    const uint8_t *p;   /* stream base */
-    uint64_t avail;     /* readable bytes from p (to the end of the blob) */
-} rd;
+/* ---- the lane pool ---- */
 
-static inline uint64_t peek(const rd *r, uint64_t pos) {
-    uint64_t byte = pos >> 3;
-    uint64_t v;
-    if (byte + 8 <= r->avail) {
-        memcpy(&v, r->p + byte, 8);
-    } else {
-        v = 0;
-        for (uint64_t k = 0; k < 8 && byte + k < r->avail; k++) v |= (uint64_t)r->p[byte + k] << (8 * k);
-    }
-    return v >> (pos & 7);
-}
+#define G 4          /* slots: lanes in flight */
+#define MAX_BLOCK 4096 /* hot-loop iterations between slot checks, at most */
 
-/* Merge a row run of decoded exponents with its plane bytes (vectorizes). */
-__attribute__((noinline)) static void merge_run(uint16_t *o, const uint8_t *pl, const uint8_t *eb, uint32_t n) {
-    for (uint32_t k = 0; k < n; k++)
-        o[k] = (uint16_t)((((uint16_t)pl[k] & 0x80) << 8) | ((uint16_t)eb[k] << 7) | (pl[k] & 0x7F));
-}
+typedef struct slot {
+    uint64_t pos, end;          /* next bit; the lane's end bit */
+    uint8_t *o;                 /* next exponent of the lane (the slot's buffer holds the lane's rows) */
+    uint8_t *run_end, *lane_end, *buf;
+    uint64_t t;                 /* tile and lane, for the merge and messages */
+    uint32_t j, ra, rz, tc;
+    int flat;                   /* the lane is one run: no verbatim flags, no padded pairs */
+    uint64_t r0, c0;
+} slot;
 
-static inline uint64_t load_fast(const uint8_t *p, uint64_t pos) {
-    uint64_t v;
-    memcpy(&v, p + (pos >> 3), 8);
-    return v >> (pos & 7);
-}
-
-/* Decode one table entry at *pos into eb[*k..] with escapes and the chunk tail handled;
- * returns 0, or -1 for a bad padding symbol. */
-static inline int step_one(const uw_blob *b, const uint32_t *T, uint64_t mask, const rd *R, uint64_t *pos, uint8_t *eb,
-                           uint32_t *kp, uint32_t len) {
-    uint32_t k = *kp;
-    uint64_t v = peek(R, *pos);
-    uint32_t e = T[v & mask];
-    if (!(e & (F_ESC0 | F_ESC1)) && k + F_CNT(e) <= len) {
-        eb[k] = (uint8_t)F_EXP0(e);
-        if (F_CNT(e) == 2) eb[k + 1] = (uint8_t)F_EXP1(e);
-        *pos += F_TOT(e);
-        *kp = k + F_CNT(e);
-        return 0;
-    }
-    if (b->order == 1) {
-        uint32_t l = F_LEN1(e);
-        eb[k] = (e & F_ESC0) ? (uint8_t)(v >> l) : (uint8_t)F_EXP0(e);
-        *pos += l + ((e & F_ESC0) ? 8 : 0);
-        *kp = k + 1;
-        return 0;
-    }
-    uint32_t l = F_TOT(e);
-    uint8_t x0 = (uint8_t)F_EXP0(e), x1 = (uint8_t)F_EXP1(e);
-    if (e & F_ESC0) { x0 = (uint8_t)(v >> l); l += 8; }
-    if (k + 1 < len) {
-        if (e & F_ESC1) { x1 = (uint8_t)(v >> l); l += 8; }
-        eb[k + 1] = x1;
-    } else if (!(e & F_PADOK)) {
-        return -1;
-    }
-    eb[k] = x0;
-    *pos += l;
-    *kp = k + 2;
-    return 0;
-}
-
-/* Decode one chunk's symbols into eb[0..len). Returns the new bit position, or UINT64_MAX for a
- * bad padding symbol. `safe`: every 8-byte load at or before `lim` bits is inside the blob. */
-static inline uint64_t decode_run(const uw_blob *b, const uint32_t *T, uint64_t mask, const rd *R, int safe_all, uint64_t pos,
-                                  uint8_t *eb, uint32_t len) {
-    uint32_t k = 0;
-    for (;;) {
-        if (safe_all) {
-            /* hot loop: no escapes, whole entries */
-            while (k + 2 <= len) {
-                uint32_t e = T[load_fast(R->p, pos) & mask];
-                if (e & (F_ESC0 | F_ESC1)) break;
-                uint16_t x2 = (uint16_t)(e >> 8);
-                memcpy(eb + k, &x2, 2); /* eb has one byte of slack */
-                pos += F_TOT(e);
-                k += F_CNT(e);
-            }
-        }
-        if (k >= len) return pos;
-        if (step_one(b, T, mask, R, &pos, eb, &k, len)) return UINT64_MAX;
-    }
-}
-
-/* One row of a lane: chunks (verbatim flag, then symbols) into eb[0..tc), then the merge. */
-static inline uint64_t decode_row(const uw_blob *b, const uint32_t *T, uint64_t mask, const rd *R, int safe, uint64_t pos,
-                                  uint64_t end, uint32_t tc, uint8_t *eb, uint16_t *o, const uint8_t *pl) {
-    uint32_t C = b->chunk ? b->chunk : tc;
-    for (uint32_t k0 = 0; k0 < tc; k0 += C) {
-        uint32_t len = tc - k0 < C ? tc - k0 : C;
-        if (b->rare_mode == UW_RARE_VERBATIM) {
-            uint64_t v = peek(R, pos);
-            pos++;
-            if (v & 1) {
-                for (uint32_t k = 0; k < len; k++, pos += 8) eb[k0 + k] = (uint8_t)peek(R, pos);
-                if (pos > end) return UINT64_MAX - 1;
-                continue;
-            }
-        }
-        pos = decode_run(b, T, mask, R, safe, pos, eb + k0, len);
-        if (pos == UINT64_MAX) return pos;
-        if (pos > end) return UINT64_MAX - 1;
-    }
-    merge_run(o, pl, eb, tc);
-    return pos;
-}
-
-#define G 4 /* lanes decoded in lock-step: independent dependency chains for the CPU to overlap */
-
-/* The lock-step loop must stay in general registers: GCC's vectorizer packs the four bit
- * positions into SSE lanes and the round trips double the latency of each step. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define UW_NO_VECTORIZE __attribute__((optimize("no-tree-vectorize")))
-#else
-#define UW_NO_VECTORIZE
-#endif
-
-typedef struct tile_ctx {
+typedef struct pool {
     const uw_blob *b;
-    const uint32_t *T;
-    const uint64_t *M;
-    uint64_t mask, t, r0, c0, ld;
-    uint32_t tr, tc;
-    rd R;
+    const uw_fast_tab *ft;
+    const uint8_t *s;           /* the exponent stream */
+    uint64_t avail;             /* readable bytes from s to the end of the blob */
+    uint64_t safe_bits;         /* an 8-byte load at any bit position up to this is inside the blob */
     const uint8_t *plane;
-    uint16_t *dst;
-} tile_ctx;
+    uint16_t *out;              /* tile t's element (r0, c0) goes to out[(r0 - row0) * ld + c0 - col0] */
+    uint64_t row0, col0, ld;
+    uint64_t t, t_end;          /* the next lane to start: lane j of tile t */
+    uint32_t j;
+    uint32_t chunk;             /* verbatim chunk length (0: whole rows are the runs) */
+    slot sl[G];
+    int n;                      /* active slots sl[0..n) */
+} pool;
 
-/* Decode rows [ra, rz) of one lane from *pos; returns a status. */
-static uw_status lane_rows(const tile_ctx *x, uint32_t j, uint32_t ra, uint32_t rz, uint64_t *pos, uint64_t end, int safe, uint8_t *eb) {
-    for (uint32_t r = ra; r < rz; r++) {
-        uint64_t p = decode_row(x->b, x->T, x->mask, &x->R, safe, *pos, end, x->tc, eb, x->dst + r * x->ld,
-                                x->plane + (x->r0 + r) * x->b->cols + x->c0);
-        if (p == UINT64_MAX) BAD_LANE(UW_DERR_PAD_SYM, x->t, j);
-        if (p == UINT64_MAX - 1) BAD_LANE(UW_DERR_OVERRUN, x->t, j);
-        *pos = p;
+static inline uint64_t ld64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* 64 stream bits from bit `pos` on (zeros past the blob) */
+static inline uint64_t peek(const pool *P, uint64_t pos) {
+    uint64_t byte = pos >> 3;
+    if (byte + 8 <= P->avail) return ld64(P->s + byte) >> (pos & 7);
+    uint64_t v = 0;
+    for (uint64_t k = 0; k < 8 && byte + k < P->avail; k++) v |= (uint64_t)P->s[byte + k] << (8 * k);
+    return v >> (pos & 7);
+}
+
+#define BAD_LANE(bits, sl) return uw_derr_status((bits), "blob: tile %llu lane %u", (unsigned long long)(sl)->t, (unsigned)(sl)->j)
+
+/* One code exactly (escapes, the padded pair at an odd run's end); the run has room left. */
+static inline uw_status exact_one(const pool *P, slot *x) {
+    const uw_blob *b = P->b;
+    uint64_t v = peek(P, x->pos);
+    uint32_t d = P->ft->d[v & 0xFFF], l = uw_dt_len(d);
+    uint32_t xa = uw_dt_exp_a(d);
+    if (uw_dt_esc_a(d)) {
+        xa = (uint8_t)(v >> l);
+        l += 8;
+    }
+    *x->o++ = (uint8_t)xa;
+    if (b->order == 2) {
+        if (x->o < x->run_end) {
+            uint32_t xb = uw_dt_exp_b(d);
+            if (uw_dt_esc_b(d)) {
+                xb = (uint8_t)(v >> l);
+                l += 8;
+            }
+            *x->o++ = (uint8_t)xb;
+        } else if (uw_dt_b(d) != 0) { /* the padding symbol (FORMAT.md 6, step 2): index 0 */
+            if (x->pos + l > x->end) BAD_LANE(UW_DERR_OVERRUN, x); /* the reference reads past the end first */
+            BAD_LANE(UW_DERR_PAD_SYM, x);
+        }
+    }
+    x->pos += l;
+    return UW_OK;
+}
+
+/* Exponents of the lane's rows meet their plane bytes. */
+static void lane_merge(const pool *P, const slot *x) {
+    const uw_blob *b = P->b;
+    for (uint32_t r = x->ra; r < x->rz; r++)
+        P->ft->k->merge(P->out + (x->r0 + r - P->row0) * P->ld + (x->c0 - P->col0), P->plane + (x->r0 + r) * b->cols + x->c0,
+                        x->buf + (size_t)(r - x->ra) * x->tc, x->tc);
+}
+
+/* The lane ends where the index says (FORMAT.md 7, rule 8). */
+static uw_status lane_done(const pool *P, slot *x) {
+    if (x->j + 1 < P->b->lanes) {
+        if (x->pos != x->end)
+            return uw_derr_status(UW_DERR_LANE_END, "blob: tile %llu lane %u (ends at bit %llu, the index says %llu)",
+                                  (unsigned long long)x->t, x->j, (unsigned long long)x->pos, (unsigned long long)x->end);
+    } else {
+        if (x->end - x->pos >= 8)
+            return uw_derr_status(UW_DERR_TILE_PAD, "blob: tile %llu (%llu unused bits after its last lane)", (unsigned long long)x->t,
+                                  (unsigned long long)(x->end - x->pos));
+        if (x->end > x->pos && (peek(P, x->pos) & (((uint64_t)1 << (x->end - x->pos)) - 1)))
+            return uw_derr_status(UW_DERR_TILE_PAD, "blob: tile %llu (nonzero padding bits)", (unsigned long long)x->t);
+    }
+    lane_merge(P, x);
+    return UW_OK;
+}
+
+/* Bring a slot to where the hot loop may run it: a run with 8+ exponents left and loads inside
+ * the blob. Finishes runs (exact steps), verbatim chunks and the lane itself on the way; *done
+ * = 1 when the lane is complete (merged, checked). */
+static uw_status settle(const pool *P, slot *x, int *done) {
+    const uw_blob *b = P->b;
+    *done = 0;
+    for (;;) {
+        if (x->o == x->run_end) {
+            if (x->pos > x->end) BAD_LANE(UW_DERR_OVERRUN, x);
+            if (x->o == x->lane_end) {
+                *done = 1;
+                return lane_done(P, x);
+            }
+            if (x->flat) {
+                x->run_end = x->lane_end;
+            } else {
+                uint32_t k = (uint32_t)((size_t)(x->o - x->buf) % x->tc), len = x->tc - k;
+                if (P->chunk && P->chunk < len) len = P->chunk;
+                x->run_end = x->o + len;
+                if (b->rare_mode == UW_RARE_VERBATIM && (peek(P, x->pos++) & 1)) {
+                    for (; x->o < x->run_end; x->pos += 8) *x->o++ = (uint8_t)peek(P, x->pos);
+                    continue;
+                }
+            }
+        }
+        if (x->run_end - x->o >= 8 && x->pos <= P->safe_bits) return UW_OK;
+        /* a run's last codes, or a lane at the very end of the blob: exact steps to the run's end */
+        while (x->o < x->run_end) UW_FORWARD_IF_ERROR(exact_one(P, x));
+    }
+}
+
+/* Start the next lane of the queue in x; 0 when the queue is empty. */
+static int next_lane(pool *P, slot *x, uint8_t *buf) {
+    const uw_blob *b = P->b;
+    if (P->t >= P->t_end) return 0;
+    uint32_t tr;
+    x->t = P->t;
+    x->j = P->j;
+    uw_tile_rect(b, x->t, &x->r0, &tr, &x->c0, &x->tc);
+    uw_lane_bits(b, x->t, x->j, &x->pos, &x->end);
+    x->ra = uw_lane_row_begin(tr, b->lanes, x->j);
+    x->rz = uw_lane_row_begin(tr, b->lanes, x->j + 1);
+    x->buf = x->o = x->run_end = buf;
+    x->lane_end = buf + (size_t)(x->rz - x->ra) * x->tc;
+    /* the plane rows its merge will read: fetched while the lane decodes */
+    for (uint32_t r = x->ra; r < x->rz; r++) {
+        const uint8_t *pr = P->plane + (x->r0 + r) * b->cols + x->c0;
+        for (uint32_t c = 0; c < x->tc; c += 64) __builtin_prefetch(pr + c, 0, 2);
+    }
+    /* runs: chunks in verbatim mode; rows when an odd row ends in a padded pair; else the lane */
+    x->flat = b->rare_mode != UW_RARE_VERBATIM && (b->order == 1 || x->tc % 2 == 0);
+    if (++P->j == b->lanes) {
+        P->j = 0;
+        P->t++;
+    }
+    return 1;
+}
+
+/* Fill slot i from the queue until it holds a lane ready for the hot loop; when the queue runs
+ * dry the slot is dropped (the last active slot moves into its place). */
+static uw_status refill(pool *P, int i) {
+    for (;;) {
+        int done;
+        UW_FORWARD_IF_ERROR(settle(P, &P->sl[i], &done));
+        if (!done) return UW_OK;
+        if (!next_lane(P, &P->sl[i], P->sl[i].buf)) {
+            P->sl[i] = P->sl[--P->n]; /* its buffer goes with it */
+            return UW_OK;
+        }
+    }
+}
+
+/* Exponents every slot has left in its run (capped), and window reads every slot can take with
+ * its loads inside the blob (a read and its lookups span at most 48 bits: four codes of 12, or an
+ * escape's 12 + 16 and a code). */
+static inline void block_len(const pool *P, int n, uint64_t *rem, uint64_t *reads) {
+    *rem = *reads = MAX_BLOCK;
+    for (int i = 0; i < n; i++) {
+        const slot *x = &P->sl[i];
+        uint64_t a = (uint64_t)(x->run_end - x->o), c = (P->safe_bits - x->pos) / 48 + 1;
+        if (a < *rem) *rem = a;
+        if (c < *reads) *reads = c;
+    }
+}
+
+/* One lane's step: a 64-bit window at p (57+ valid bits), two table entries, up to 8 exponents
+ * stored (4 bytes each; the second store overwrites the first's unused bytes). An escape entry
+ * yields nothing and consumes nothing: `esc` tells the caller to step it exactly. */
+#define HOT2(p, o)                                                                                  \
+    {                                                                                               \
+        uint64_t v_ = ld64(s + (p >> 3)) >> (p & 7);                                                \
+        uint64_t a_ = M[v_ & 0xFFF], c_ = M[(v_ >> M_BITS(a_)) & 0xFFF];                            \
+        esc |= a_;                                                                                  \
+        uint32_t x_ = (uint32_t)(a_ >> 8), y_ = (uint32_t)(c_ >> 8);                                \
+        memcpy(o, &x_, 4);                                                                          \
+        memcpy(o + M_CNT(a_), &y_, 4);                                                              \
+        uint64_t s_ = a_ + c_;                                                                      \
+        p += M_BITS(s_);                                                                            \
+        o += M_CNT(s_);                                                                             \
+    }
+
+/* Four entries from one window read (up to 36 bits consumed before the fourth lookup's 12): up to
+ * 16 exponents. An escape stops the lane at it: every later lookup of the step sees the same
+ * window, so the last entry is then the escape entry. */
+#define HOT4(p, o)                                                                                  \
+    {                                                                                               \
+        uint64_t v_ = ld64(s + (p >> 3)) >> (p & 7);                                                \
+        uint64_t a_ = M[v_ & 0xFFF];                                                                \
+        v_ >>= M_BITS(a_);                                                                          \
+        uint64_t c_ = M[v_ & 0xFFF];                                                                \
+        v_ >>= M_BITS(c_);                                                                          \
+        uint64_t e_ = M[v_ & 0xFFF];                                                                \
+        v_ >>= M_BITS(e_);                                                                          \
+        uint64_t f_ = M[v_ & 0xFFF];                                                                \
+        esc |= f_;                                                                                  \
+        uint64_t s1_ = a_ + c_, s2_ = s1_ + e_, s_ = s2_ + f_;                                     \
+        uint32_t xa_ = (uint32_t)(a_ >> 8), xc_ = (uint32_t)(c_ >> 8), xe_ = (uint32_t)(e_ >> 8);  \
+        uint32_t xf_ = (uint32_t)(f_ >> 8);                                                         \
+        memcpy(o, &xa_, 4);                                                                         \
+        memcpy(o + M_CNT(a_), &xc_, 4);                                                             \
+        memcpy(o + M_CNT(s1_), &xe_, 4);                                                            \
+        memcpy(o + M_CNT(s2_), &xf_, 4);                                                            \
+        p += M_BITS(s_);                                                                            \
+        o += M_CNT(s_);                                                                             \
+    }
+
+/* HOT2 with the escapes of the first entry resolved in place (escape-heavy blobs): its raw bytes
+ * r follow its code (bits 44-49 hold the code's length, 50-51 which exponents are raw: ESC_PUT[w]
+ * says which bits of r go where); a second entry that starts with an escape is dropped (the next
+ * step takes it first). */
+static const uint32_t ESC_PUT[4] = {0, 0xFF, 0xFF | 8u << 16, 0xFFFF}; /* mask of r | shift << 16 */
+#define HOT2_ESC(p, o)                                                                              \
+    {                                                                                               \
+        uint64_t v_ = ld64(s + (p >> 3)) >> (p & 7);                                                \
+        uint64_t a_ = M[v_ & 0xFFF], c_ = M[(v_ >> M_BITS(a_)) & 0xFFF];                            \
+        c_ = c_ & M_ESC ? 0 : c_;                                                                   \
+        uint32_t r_ = (uint32_t)(v_ >> ((a_ >> 44) & 63)), e_ = ESC_PUT[(a_ >> 50) & 3];           \
+        uint32_t x_ = (uint32_t)(a_ >> 8) | (r_ & e_ & 0xFFFF) << (e_ >> 16);                      \
+        uint32_t y_ = (uint32_t)(c_ >> 8);                                                          \
+        memcpy(o, &x_, 4);                                                                          \
+        memcpy(o + M_CNT(a_), &y_, 4);                                                              \
+        uint64_t s_ = a_ + c_;                                                                      \
+        p += M_BITS(s_);                                                                            \
+        o += M_CNT(s_);                                                                             \
+    }
+
+/* Run the pool until every lane of the queue is done. Blocks of steps that every slot can take
+ * without a check (16 exponents per four-lookup step, 8 per two-lookup step, loads inside the
+ * blob) alternate with the slots' upkeep: escapes stepped exactly, runs finished, lanes ended
+ * and replaced. */
+static uw_status pool_run(pool *P) {
+    const uint64_t *M = P->ft->m;
+    const uint8_t *s = P->s;
+    const int inl = P->ft->inline_esc;
+    while (P->n > 0) {
+        int n = P->n;
+        uint64_t rem, reads, esc = 0;
+        block_len(P, n, &rem, &reads);
+        if (n == G) {
+            uint64_t p0 = P->sl[0].pos, p1 = P->sl[1].pos, p2 = P->sl[2].pos, p3 = P->sl[3].pos;
+            uint8_t *o0 = P->sl[0].o, *o1 = P->sl[1].o, *o2 = P->sl[2].o, *o3 = P->sl[3].o;
+            if (inl) {
+                for (uint64_t i = rem / 8 < reads ? rem / 8 : reads; i > 0; i--) {
+                    HOT2_ESC(p0, o0) HOT2_ESC(p1, o1) HOT2_ESC(p2, o2) HOT2_ESC(p3, o3)
+                }
+            } else if (rem >= 16) {
+                for (uint64_t i = rem / 16 < reads ? rem / 16 : reads; i > 0; i--) {
+                    HOT4(p0, o0) HOT4(p1, o1) HOT4(p2, o2) HOT4(p3, o3)
+                    if (esc & M_ESC) break;
+                }
+            } else {
+                HOT2(p0, o0) HOT2(p1, o1) HOT2(p2, o2) HOT2(p3, o3)
+            }
+            P->sl[0].pos = p0, P->sl[1].pos = p1, P->sl[2].pos = p2, P->sl[3].pos = p3;
+            P->sl[0].o = o0, P->sl[1].o = o1, P->sl[2].o = o2, P->sl[3].o = o3;
+        } else {
+            for (int k = 0; k < n; k++) {
+                uint64_t p0 = P->sl[k].pos;
+                uint8_t *o0 = P->sl[k].o;
+                esc = 0;
+                if (inl) {
+                    for (uint64_t i = rem / 8 < reads ? rem / 8 : reads; i > 0; i--) HOT2_ESC(p0, o0)
+                } else if (rem >= 16) {
+                    for (uint64_t i = rem / 16 < reads ? rem / 16 : reads; i > 0 && !(esc & M_ESC); i--) HOT4(p0, o0)
+                } else {
+                    HOT2(p0, o0)
+                }
+                P->sl[k].pos = p0, P->sl[k].o = o0;
+            }
+        }
+        /* every slot: past an escape by one exact step, then ready again (or the next lane) */
+        for (int k = P->n - 1; k >= 0; k--) {
+            slot *x = &P->sl[k];
+            if (!inl && x->o < x->run_end && (M[peek(P, x->pos) & 0xFFF] & M_ESC)) UW_FORWARD_IF_ERROR(exact_one(P, x));
+            UW_FORWARD_IF_ERROR(refill(P, k));
+        }
     }
     return UW_OK;
 }
 
-/* G lanes, rows in lock-step; the hot loop advances all G bit positions per iteration and
- * leaves to the scalar path at escapes, chunk tails and verbatim chunks. */
-/* G lanes, rows in lock-step. Each iteration reloads every lane's 64-bit window once and takes
- * two multi-code entries from it (up to 8 exponents); the only state per lane is its bit
- * position and output index, so four lanes fit in registers. Escapes and chunk tails step
- * through the single-code path. */
-UW_NO_VECTORIZE static uw_status lane_group(const tile_ctx *x, uint32_t j0, uint64_t *pos, const uint64_t *end, const uint32_t *ra,
-                                            const uint32_t *rz, uint8_t *ebuf, size_t estride) {
-    const uw_blob *b = x->b;
-    const uint32_t *T = x->T;
-    const uint64_t *M = x->M;
-    const uint64_t mask = x->mask;
-    const uint8_t *sp = x->R.p;
-    uint32_t common = rz[0] - ra[0];
-    for (int l = 1; l < G; l++)
-        if (rz[l] - ra[l] < common) common = rz[l] - ra[l];
-    uint32_t tc = x->tc, C = b->chunk ? b->chunk : tc;
-    for (uint32_t ri = 0; ri < common; ri++) {
-        for (uint32_t k0 = 0; k0 < tc; k0 += C) {
-            uint32_t len = tc - k0 < C ? tc - k0 : C;
-            uint32_t kk[G];
-            uint8_t *e0 = ebuf + k0;
-            for (int l = 0; l < G; l++) {
-                kk[l] = 0;
-                if (b->rare_mode == UW_RARE_VERBATIM) {
-                    uint64_t v = peek(&x->R, pos[l]);
-                    pos[l]++;
-                    if (v & 1) {
-                        for (uint32_t k = 0; k < len; k++, pos[l] += 8) e0[l * estride + k] = (uint8_t)peek(&x->R, pos[l]);
-                        kk[l] = len + 8; /* done: keeps the hot loop off */
-                    }
-                }
-            }
-            for (;;) {
-                uint64_t p0 = pos[0], p1 = pos[1], p2 = pos[2], p3 = pos[3];
-                uint32_t k_0 = kk[0], k_1 = kk[1], k_2 = kk[2], k_3 = kk[3];
-#if defined(__clang__)
-#pragma clang loop vectorize(disable)
-#endif
-                while (k_0 + 8 <= len && k_1 + 8 <= len && k_2 + 8 <= len && k_3 + 8 <= len) {
-                    uint64_t v0 = load_fast(sp, p0), v1 = load_fast(sp, p1), v2 = load_fast(sp, p2), v3 = load_fast(sp, p3);
-                    uint64_t a0 = M[v0 & 0xFFF], a1 = M[v1 & 0xFFF], a2 = M[v2 & 0xFFF], a3 = M[v3 & 0xFFF];
-                    uint64_t c0 = M[(v0 >> (a0 & 15)) & 0xFFF], c1 = M[(v1 >> (a1 & 15)) & 0xFFF];
-                    uint64_t c2 = M[(v2 >> (a2 & 15)) & 0xFFF], c3 = M[(v3 >> (a3 & 15)) & 0xFFF];
-                    if ((a0 | a1 | a2 | a3 | c0 | c1 | c2 | c3) & M_ESC) break;
-#define UW_EMIT(i)                                                                             \
-    {                                                                                          \
-        uint8_t *o_ = e0 + i * estride + k_##i;                                                \
-        uint32_t x_ = (uint32_t)(a##i >> 8), y_ = (uint32_t)(c##i >> 8), n_ = (uint32_t)(a##i >> 4) & 7; \
-        memcpy(o_, &x_, 4);                                                                    \
-        memcpy(o_ + n_, &y_, 4);                                                               \
-        p##i += (a##i & 15) + (c##i & 15);                                                     \
-        k_##i += n_ + ((uint32_t)(c##i >> 4) & 7);                                             \
+/* Decode tiles [t0, t1) into out: tile t's element (r0, c0) at out[(r0 - row0) * ld + c0 - col0]. */
+static uw_status decode_tiles(const uw_blob *b, const uw_fast_tab *ft, uint64_t t0, uint64_t t1, uint16_t *out, uint64_t row0,
+                              uint64_t col0, uint64_t ld) {
+    pool P;
+    memset(&P, 0, sizeof P);
+    P.b = b;
+    P.ft = ft;
+    P.s = b->base + b->off_stream;
+    P.avail = b->total - b->off_stream;
+    P.safe_bits = P.avail >= 8 ? (P.avail - 8) * 8 : 0;
+    P.plane = b->base + b->off_plane;
+    P.out = out;
+    P.row0 = row0;
+    P.col0 = col0;
+    P.ld = ld;
+    P.t = t0;
+    P.t_end = t1;
+    P.chunk = b->chunk;
+    /* a slot's buffer holds one lane's exponents (the hot loop never writes past its run) */
+    size_t cap = (size_t)((b->tile_rows + b->lanes - 1) / b->lanes) * b->tile_cols;
+    uint8_t *scratch = malloc(cap * G);
+    if (!scratch) return uw_error_set(UW_ERR_NOMEM, "decoder: out of memory");
+    uw_status s = UW_OK;
+    for (int i = 0; i < G && s == UW_OK; i++) {
+        int k = P.n;
+        if (!next_lane(&P, &P.sl[k], scratch + cap * (size_t)i)) break;
+        P.n++;
+        s = refill(&P, k);
     }
-                    UW_EMIT(0) UW_EMIT(1) UW_EMIT(2) UW_EMIT(3)
-#undef UW_EMIT
-                }
-                pos[0] = p0; pos[1] = p1; pos[2] = p2; pos[3] = p3;
-                kk[0] = k_0; kk[1] = k_1; kk[2] = k_2; kk[3] = k_3;
-                /* near an escape: a few single-code steps carry every lane past it (an escape
-                 * sits within the next 5 codes of a flagged window); at a tail, lanes finish alone */
-                int tail = 0;
-                for (int l = 0; l < G; l++) {
-                    if (kk[l] + 8 > len) { tail = 1; continue; }
-                    for (int st = 0; st < 5 && kk[l] < len; st++)
-                        if (step_one(b, T, mask, &x->R, &pos[l], e0 + l * estride, &kk[l], len))
-                            BAD_LANE(UW_DERR_PAD_SYM, x->t, j0 + l);
-                    if (pos[l] > end[l]) BAD_LANE(UW_DERR_OVERRUN, x->t, j0 + l);
-                }
-                if (tail) break;
-            }
-            for (int l = 0; l < G; l++) {
-                if (kk[l] < len) {
-                    uint64_t p = decode_run(b, T, mask, &x->R, 1, pos[l], e0 + l * estride + kk[l], len - kk[l]);
-                    if (p == UINT64_MAX) BAD_LANE(UW_DERR_PAD_SYM, x->t, j0 + l);
-                    pos[l] = p;
-                }
-                if (pos[l] > end[l]) BAD_LANE(UW_DERR_OVERRUN, x->t, j0 + l);
-            }
-        }
-        for (int l = 0; l < G; l++) {
-            uint32_t r = ra[l] + ri;
-            merge_run(x->dst + r * x->ld, x->plane + (x->r0 + r) * b->cols + x->c0, ebuf + l * estride, tc);
-        }
-    }
-    for (int l = 0; l < G; l++)
-        UW_FORWARD_IF_ERROR(lane_rows(x, j0 + l, ra[l] + common, rz[l], &pos[l], end[l], 1, ebuf));
-    return UW_OK;
+    if (s == UW_OK) s = pool_run(&P);
+    free(scratch);
+    return s;
 }
 
 uw_status uw_codec_decode_tile_fast(const uw_blob *b, const uw_fast_tab *ft, uint64_t t, uint16_t *dst, uint64_t ld) {
     if (b->codec == UW_CODEC_PALETTE) return uw_codec_decode_tile_ref(b, t, dst, ld);
-    tile_ctx x;
-    x.b = b;
-    x.T = ft->e;
-    x.M = ft->m;
-    x.mask = ((uint64_t)1 << b->maxlen) - 1;
-    x.t = t;
-    x.ld = ld;
-    x.dst = dst;
-    x.plane = b->base + b->off_plane;
-    x.R.p = b->base + b->off_stream;
-    x.R.avail = b->total - b->off_stream;
-    uw_tile_rect(b, t, &x.r0, &x.tr, &x.c0, &x.tc);
-    uint32_t C = b->chunk ? b->chunk : x.tc;
-    size_t estride = (size_t)x.tc + 16; /* the hot loop stores 4 bytes past its count */
-    uint8_t *ebuf = malloc(estride * G);
-    if (!ebuf) return uw_error_set(UW_ERR_NOMEM, "decoder: out of memory");
-    uw_status s = UW_OK;
-    uint64_t pos[G], end[G];
-    uint32_t ra[G], rz[G];
-    for (uint32_t j0 = 0; j0 < b->lanes && s == UW_OK; j0 += G) {
-        uint32_t ng = b->lanes - j0 < G ? b->lanes - j0 : G;
-        int safe = 1;
-        for (uint32_t l = 0; l < ng; l++) {
-            uw_lane_bits(b, t, j0 + l, &pos[l], &end[l]);
-            ra[l] = uw_lane_row_begin(x.tr, b->lanes, j0 + l);
-            rz[l] = uw_lane_row_begin(x.tr, b->lanes, j0 + l + 1);
-            /* a lane overruns its end by at most one chunk before a check catches it; if even
-             * that stays 8 bytes inside the blob, the hot loops need no bounds checks */
-            uint64_t worst = end[l] + (uint64_t)C * 28 + 64;
-            safe &= worst / 8 + 8 <= x.R.avail;
+    uint64_t r0, c0;
+    uint32_t tr, tc;
+    uw_tile_rect(b, t, &r0, &tr, &c0, &tc);
+    return decode_tiles(b, ft, t, t + 1, dst, r0, c0, ld);
+}
+
+uw_status uw_codec_decode_tiles_fast(const uw_blob *b, const uw_fast_tab *ft, uint64_t t0, uint64_t t1, uint16_t *out, uint64_t row0,
+                                     uint64_t ld) {
+    if (b->codec == UW_CODEC_PALETTE) {
+        for (uint64_t t = t0; t < t1; t++) {
+            uint64_t r0, c0;
+            uint32_t tr, tc;
+            uw_tile_rect(b, t, &r0, &tr, &c0, &tc);
+            UW_FORWARD_IF_ERROR(uw_codec_decode_tile_ref(b, t, out + (r0 - row0) * ld + c0, ld));
         }
-        if (ng == G && safe && x.tc >= 2) {
-            s = lane_group(&x, j0, pos, end, ra, rz, ebuf, estride);
-        } else {
-            for (uint32_t l = 0; l < ng && s == UW_OK; l++) s = lane_rows(&x, j0 + l, ra[l], rz[l], &pos[l], end[l], safe, ebuf);
-        }
-        for (uint32_t l = 0; l < ng && s == UW_OK; l++) {
-            uint32_t j = j0 + l;
-            if (j + 1 < b->lanes) {
-                if (pos[l] != end[l])
-                    s = uw_derr_status(UW_DERR_LANE_END, "blob: tile %llu lane %u (ends at bit %llu, the index says %llu)",
-                                       (unsigned long long)t, j, (unsigned long long)pos[l], (unsigned long long)end[l]);
-            } else {
-                if (end[l] - pos[l] >= 8)
-                    s = uw_derr_status(UW_DERR_TILE_PAD, "blob: tile %llu (%llu unused bits after its last lane)", (unsigned long long)t,
-                                       (unsigned long long)(end[l] - pos[l]));
-                else if (end[l] > pos[l] && (peek(&x.R, pos[l]) & (((uint64_t)1 << (end[l] - pos[l])) - 1)))
-                    s = uw_derr_status(UW_DERR_TILE_PAD, "blob: tile %llu (nonzero padding bits)", (unsigned long long)t);
-            }
-        }
+        return UW_OK;
     }
-    free(ebuf);
-    return s;
+    return decode_tiles(b, ft, t0, t1, out, row0, 0, ld);
 }

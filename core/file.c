@@ -9,8 +9,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
 
 #include "../codecs/decode.h"
 
@@ -337,6 +335,10 @@ uw_status uw_file_decode_stream(const uw_file *f, size_t i, int threads, uw_sink
     if (s == UW_OK && uw_blob_compute_hash(data, b.payload_end) != b.blob_hash)
         s = uw_error_set(UW_ERR_CHECKSUM, "blob checksum mismatch (the compressed bytes are damaged)");
     uint16_t *buf = NULL;
+    uw_fast_tab *ft = NULL;
+    uw_hash_state *h = NULL;
+    if (s == UW_OK) s = uw_fast_tab_new(&b, &ft); /* once per tensor, shared by its bands */
+    if (s == UW_OK && !(h = uw_hash_state_new())) s = uw_error_set(UW_ERR_NOMEM, "out of memory");
     if (s == UW_OK) {
         uint64_t band = (uint64_t)b.tile_rows * b.cols * 2; /* bytes of one tile row */
         uint64_t per = band >= UW_STREAM_BYTES ? 1 : UW_STREAM_BYTES / band;
@@ -344,19 +346,17 @@ uw_status uw_file_decode_stream(const uw_file *f, size_t i, int threads, uw_sink
         uint64_t cap = per * band < b.n * 2 ? per * band : b.n * 2;
         buf = malloc(cap);
         if (!buf) s = uw_error_set(UW_ERR_NOMEM, "out of memory for a %llu-byte decode band", (unsigned long long)cap);
-        XXH3_state_t st;
-        XXH3_64bits_reset(&st);
         for (uint64_t ti = 0; ti < b.tiles_r && s == UW_OK; ti += per) {
             uint64_t ti1 = ti + per < b.tiles_r ? ti + per : b.tiles_r;
             uint64_t r0 = ti * b.tile_rows, r1 = ti1 * b.tile_rows < b.rows ? ti1 * b.tile_rows : b.rows;
             uint64_t bytes = (r1 - r0) * b.cols * 2;
-            s = uw_codec_decode_rows(&b, ti, ti1, buf, threads, 1);
-            if (s == UW_OK) XXH3_64bits_update(&st, buf, bytes);
+            s = uw_codec_decode_rows_with(&b, ft, ti, ti1, buf, threads, h);
             if (s == UW_OK && sink) s = sink(user, buf, r0 * b.cols * 2, bytes);
         }
-        if (s == UW_OK && XXH3_64bits_digest(&st) != b.tensor_hash)
-            s = uw_error_set(UW_ERR_CHECKSUM, "decoded tensor checksum mismatch (the compressed data is damaged)");
     }
+    uw_fast_tab_free(ft);
+    if (h && uw_hash_digest(h) != b.tensor_hash && s == UW_OK)
+        s = uw_error_set(UW_ERR_CHECKSUM, "decoded tensor checksum mismatch (the compressed data is damaged)");
     free(buf);
     if (s != UW_OK && strncmp(uw_last_error(), f->path, strlen(f->path))) uw_error_prefix("%s: tensor '%s'", f->path, e->orig->name);
     return s;

@@ -54,4 +54,21 @@ uw_status uw_parallel_for(uint64_t n, int threads, uw_task_fn fn, void *ctx);
 /* XXH3-64 of a buffer (wrapper so callers need not include xxhash.h). */
 uint64_t uw_hash64(const void *p, size_t n);
 
+/* XXH3-64 of the bytes of a followed by those of b. */
+uint64_t uw_hash64_2(const void *a, size_t na, const void *b, size_t nb);
+/* XXH3-64 in pieces (libxxhash's run-time CPU dispatch where the installed library offers it):
+ * uw_hash_state_new, uw_hash_update any number of times, uw_hash_digest (which frees). NULL
+ * from new means out of memory. */
+typedef struct uw_hash_state uw_hash_state;
+uw_hash_state *uw_hash_state_new(void);
+void uw_hash_update(uw_hash_state *h, const void *p, size_t n);
+uint64_t uw_hash_digest(uw_hash_state *h);
+
+/* SIMD instruction sets the CPU and the OS offer (core/cpu_features.c), detected once. */
+#define UW_CPUF_AVX2 1u        /* AVX2, BMI2, FMA, YMM state saved */
+#define UW_CPUF_AVX512 2u      /* AVX-512 F, DQ, BW, VL, BMI2, ZMM and opmask state saved */
+#define UW_CPUF_AVX512VBMI 4u  /* and VBMI, VBMI2 */
+#define UW_CPUF_AVX512BF16 8u  /* and BF16 */
+unsigned uw_cpu_features(void);
+
 #endif

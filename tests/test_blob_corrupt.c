@@ -2,6 +2,7 @@
  * caught by the blob checksum, and the decoders, fed the damaged blob without that check,
  * either reject it or still produce the exact original (never wrong bytes, never a crash).
  * Truncations at every length are rejected by the parser. */
+#include "test_isa.h"
 #include "test_util.h"
 
 static void flips(const char *cname, int codec, int rare) {
@@ -39,6 +40,7 @@ static void flips(const char *cname, int codec, int rare) {
 }
 
 int main(void) {
+    t_isa_or_skip();
     flips("gauss", UW_CODEC_HUFFMAN, UW_RARE_AUTO);
     flips("all_verbatim", UW_CODEC_HUFFMAN, UW_RARE_VERBATIM);
     flips("all_verbatim", UW_CODEC_HUFFMAN, UW_RARE_ESCAPE);

@@ -1,6 +1,7 @@
 /* test_codec.c - codec properties on synthetic edge tensors (label cpu): every case round-trips
  * bit for bit through the fast and the reference decoder and through the palette IR, under
  * every rare-exponent mode, symbol order and tile geometry; package-merge is optimal. */
+#include "test_isa.h"
 #include "test_util.h"
 
 typedef struct pset {
@@ -149,6 +150,7 @@ static void test_params_rejected(void) {
 }
 
 int main(void) {
+    t_isa_or_skip();
     test_huffman_optimal();
     test_params_rejected();
     for (int c = 0; t_cases[c]; c++)

@@ -4,6 +4,7 @@
  * stride, with tables built once per blob (uw_fast_tab_new) and shared by every band, is the
  * tensor's rows bit for bit and leaves the padding untouched; bad arguments are rejected. */
 #include "../codecs/decode.h"
+#include "test_isa.h"
 #include "test_util.h"
 
 static void check_bands(const char *what, const uint16_t *w, uint64_t rows, uint64_t cols, const uw_encode_params *p) {
@@ -38,6 +39,7 @@ static void check_bands(const char *what, const uint16_t *w, uint64_t rows, uint
 }
 
 int main(void) {
+    t_isa_or_skip();
     static const struct { const char *data; int codec, rare, order; uint32_t chunk; } cases[] = {
         {"gauss", UW_CODEC_HUFFMAN, UW_RARE_AUTO, 0, 0},          {"gauss", UW_CODEC_HUFFMAN, UW_RARE_NONE, 1, 0},
         {"rare_0p2pct", UW_CODEC_HUFFMAN, UW_RARE_ESCAPE, 2, 0},   {"all_verbatim", UW_CODEC_HUFFMAN, UW_RARE_VERBATIM, 2, 8},

@@ -8,6 +8,7 @@
  * Exit 77 (CTest: skipped, not passed) when the backend has no device here. */
 #include "../codecs/blob.h"
 #include "../codecs/decode_errors.h"
+#include "test_isa.h"
 #include "test_util.h"
 
 static uw_device *dev;
@@ -87,6 +88,7 @@ static void flips(const char *name, uint8_t *blob, size_t size, uint64_t a, uint
 }
 
 int main(int argc, char **argv) {
+    t_isa_or_skip();
     if (argc != 2) {
         fprintf(stderr, "usage: test_decode_reject BACKEND\n");
         return 2;

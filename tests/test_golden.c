@@ -1,9 +1,11 @@
 /* test_golden.c - golden vectors (label cpu): every committed blob in tests/golden decodes,
  * through the fast and the reference decoder, to bytes whose FNV-1a-64 matches the manifest,
  * which was computed from the original tensor, not from the decoder. Usage: test_golden DIR. */
+#include "test_isa.h"
 #include "test_util.h"
 
 int main(int argc, char **argv) {
+    t_isa_or_skip();
     if (argc != 2) return 2;
     char path[2048], line[4096];
     snprintf(path, sizeof path, "%s/manifest.tsv", argv[1]);
