@@ -3,7 +3,6 @@
  * lanes share one pool of the fast decoder); tasks run on the thread pool, and the tensor
  * checksum is fed each task's rows in order as soon as they and all before them are done, by the
  * thread that finished them, while they are still in its cache. */
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "decode.h"
@@ -17,17 +16,17 @@ typedef struct dec_ctx {
     uint16_t *out;        /* element (row0, 0) of the matrix */
     uint64_t ti0, ti1, per, row0;
     int fast;
-    uw_hash_state *h;     /* fed the rows in order, or NULL */
-    pthread_mutex_t mu;
-    uint8_t *done;        /* per task, under mu */
-    uint64_t next;        /* first task not yet hashed, under mu */
     uint64_t ntasks;
+    uw_ordered_hash oh;   /* the checksum, fed the tasks' rows in order (no-op without a hash) */
 } dec_ctx;
 
-static void task_rows(const dec_ctx *d, uint64_t i, uint64_t *a, uint64_t *z) {
+/* task i's rows, for the checksum */
+static void task_piece(void *ctx, uint64_t i, const void **p, size_t *n) {
+    const dec_ctx *d = ctx;
     uint64_t ta = d->ti0 + i * d->per, tz = ta + d->per < d->ti1 ? ta + d->per : d->ti1;
-    *a = ta * d->b->tile_rows;
-    *z = tz * d->b->tile_rows < d->b->rows ? tz * d->b->tile_rows : d->b->rows;
+    uint64_t a = ta * d->b->tile_rows, z = tz * d->b->tile_rows < d->b->rows ? tz * d->b->tile_rows : d->b->rows;
+    *p = d->out + (a - d->row0) * d->b->cols;
+    *n = (z - a) * d->b->cols * 2;
 }
 
 static uw_status dec_task(void *ctx, uint64_t i, int worker) {
@@ -46,16 +45,7 @@ static uw_status dec_task(void *ctx, uint64_t i, int worker) {
             UW_FORWARD_IF_ERROR(uw_codec_decode_tile_ref(b, t, dst + (r0 - ta * b->tile_rows) * b->cols + c0, b->cols));
         }
     }
-    if (!d->h) return UW_OK;
-    pthread_mutex_lock(&d->mu);
-    d->done[i] = 1;
-    while (d->next < d->ntasks && d->done[d->next]) {
-        uint64_t a, z;
-        task_rows(d, d->next, &a, &z);
-        uw_hash_update(d->h, d->out + (a - d->row0) * b->cols, (z - a) * b->cols * 2);
-        d->next++;
-    }
-    pthread_mutex_unlock(&d->mu);
+    uw_ordered_hash_done(&d->oh, i);
     return UW_OK;
 }
 
@@ -73,17 +63,9 @@ static uw_status decode_rows(const uw_blob *b, const uw_fast_tab *ft, uint64_t t
     uint64_t band = (uint64_t)b->tile_rows * b->cols;
     d.per = band >= TASK_ELEMS ? 1 : TASK_ELEMS / band;
     d.ntasks = ti1 > ti0 ? (ti1 - ti0 + d.per - 1) / d.per : 0;
-    if (h) {
-        d.h = h;
-        d.done = calloc(d.ntasks ? d.ntasks : 1, 1);
-        if (!d.done) return uw_error_set(UW_ERR_NOMEM, "decoder: out of memory");
-        pthread_mutex_init(&d.mu, NULL);
-    }
+    UW_FORWARD_IF_ERROR(uw_ordered_hash_init(&d.oh, h, d.ntasks, task_piece, &d));
     uw_status s = uw_parallel_for(d.ntasks, threads, dec_task, &d);
-    if (h) {
-        pthread_mutex_destroy(&d.mu);
-        free(d.done);
-    }
+    uw_ordered_hash_free(&d.oh);
     return s;
 }
 

@@ -1,57 +1,53 @@
-/* encode_internal.h - the encoder's working state, shared by encode.c (passes, tiles, the blob)
- * and encode_choose.c (statistics, and the choice of rare mode, symbol order and code). */
+/* encode_internal.h - the encoder's working state, shared by encode.c (the passes and the blob),
+ * encode_choose.c (statistics and the exact-size choice of rare mode, symbol order and code) and
+ * encode_tiles.c (the tiles' bit streams, the palette IR's exceptions and nibbles). */
 #ifndef UW_ENCODE_INTERNAL_H
 #define UW_ENCODE_INTERNAL_H
 
-#include "bitio.h"
+#include "codec_isa.h"
 #include "decode_steps.h"
 #include "encode.h"
 #include "huffman.h"
 
-#define RARE 0xFF /* symbol array marker: exponent not in the palette (verbatim mode) */
 #define ROW_BLOCKS(e) ((e)->rows < 256 ? (e)->rows : 256)
+#define BLOCK_ELEMS 65536 /* elements per task of the element-wise passes */
 
-/* Symbols 0..15 are the 16 most frequent exponents, 16 stands for any other ("rare"). One
- * pass gathers single and pair counts (pairs aligned as the stream codes them) and the
- * positions of rare elements; every candidate's exact size follows from these. */
+/* Statistics over the 16 most frequent exponents (symbols 0..15) and "any other" (16), pairs
+ * aligned as the stream codes them; and where the rare (16) elements are. One per row block. */
 #define NS17 17
 typedef struct stats17 {
-    uint64_t h1[NS17], h2[NS17 * NS17];
+    uint64_t h2[NS17 * NS17];
     uint64_t *rare; /* element indices, increasing */
     uint64_t nrare, cap;
-    int oom;
 } stats17;
 
 typedef struct enc {
     const uint16_t *w;
     uint64_t rows, cols, n;
     int threads;
-    uint8_t *sym;        /* per element symbol index (mode dependent) */
-    uint64_t hist[256];  /* exponent histogram */
-    uint8_t order_by_freq[256];
+    const uw_codec_kern *k;
+    uint64_t hist[256];          /* exponent histogram */
+    uint8_t order_by_freq[256];  /* exponents by descending count, ties by value */
     int distinct;
-    uw_blob b;           /* header being built */
-    /* statistics scratch: per worker exponent histograms, per row block 17-symbol stats */
-    uint64_t (*h1)[256];
-    struct stats17 *st;  /* ROW_BLOCKS entries */
+    uint8_t s17[256];            /* exponent -> its rank among the 16 most frequent, or 16 */
+    uw_blob b;                   /* header being built */
+    stats17 *st;                 /* ROW_BLOCKS entries */
     uint16_t codes[256];
-    uint8_t *plane;      /* destination plane inside the blob */
-    /* tile outputs */
-    uw_bitw *tw;
-    uint32_t **laneoff;
-    uint32_t **exc;      /* palette IR: per-tile exception lists */
-    uint64_t *nexc;
-    uint8_t *nibbles;
-    uint64_t rare;       /* elements coded outside the palette (verbatim, escaped, exceptions) */
+    uint64_t rare;               /* elements coded outside the palette code (verbatim, escaped, exceptions) */
+    /* the tiles' outputs */
+    uint8_t **tbuf;              /* Huffman: tile bytes; palette IR: exception words */
+    uint64_t *tlen;              /* Huffman: bytes; palette IR: exceptions */
+    uint32_t *laneoff;           /* Huffman: (lanes - 1) bit offsets per tile */
+    uint8_t *nibbles;            /* palette IR: its section inside the blob */
 } enc;
 
-/* e->sym[i] = palette index of element i's exponent among the first nreg entries of the
- * frequency order, `other` for any other exponent (encode.c). */
-uw_status uw_enc_build_sym(enc *e, int nreg, uint8_t other);
-
-/* Huffman: choose rare mode, symbol order (and chunk) by exact size and set the header fields
- * (nsym, rare_mode, palette, order, chunk_log2, code lengths), e->codes and e->rare
+/* Huffman: statistics, then the rare mode, symbol order (and chunk) of least exact size; sets the
+ * header fields (nsym, rare_mode, palette, order, chunk_log2, code lengths), e->codes and e->rare
  * (encode_choose.c). */
 uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p);
+
+/* The blob's tiles: Huffman bit streams (tile t's bytes in e->tbuf[t], lane offsets) or the
+ * palette IR's exceptions and nibbles (encode_tiles.c). */
+uw_status uw_enc_tiles(enc *e);
 
 #endif

@@ -23,4 +23,5 @@ static void merge(uint16_t *o, const uint8_t *pl, const uint8_t *e, size_t n) {
     }
 }
 
-const uw_codec_kern uw_codec_kern_avx512 = {UW_CODEC_ISA_AVX512, "avx512", merge};
+const uw_codec_kern uw_codec_kern_avx512 = {UW_CODEC_ISA_AVX512, "avx512", merge, uw_kern_hist_scalar, uw_kern_plane_scalar,
+                                            uw_kern_pair_stats_scalar, uw_row_code_scalar};

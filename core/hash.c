@@ -1,6 +1,8 @@
 /* hash.c - uw_hash64 and the streaming uw_hash_* calls: the XXH3-64 every checksum of the library
  * uses (FORMAT.md section 4), with libxxhash's run-time CPU dispatch where the installed library
  * offers it (AVX2/AVX-512: one-shot and streaming alike; the digest does not depend on it). */
+#include <pthread.h>
+#include <stdlib.h>
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
@@ -38,4 +40,54 @@ uint64_t uw_hash_digest(uw_hash_state *h) {
     uint64_t d = XXH3_64bits_digest((XXH3_state_t *)h);
     XXH3_freeState((XXH3_state_t *)h);
     return d;
+}
+
+uw_status uw_ordered_hash_init(uw_ordered_hash *o, uw_hash_state *h, uint64_t n, uw_piece_fn piece, void *ctx) {
+    memset(o, 0, sizeof *o);
+    if (!h) return UW_OK;
+    o->mu = malloc(sizeof(pthread_mutex_t));
+    o->done = calloc(n ? n : 1, 1);
+    if (!o->mu || !o->done) {
+        free(o->mu);
+        free(o->done);
+        o->mu = NULL;
+        o->done = NULL;
+        return uw_error_set(UW_ERR_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(o->mu, NULL);
+    o->h = h;
+    o->n = n;
+    o->piece = piece;
+    o->ctx = ctx;
+    return UW_OK;
+}
+
+void uw_ordered_hash_done(uw_ordered_hash *o, uint64_t i) {
+    if (!o->h) return;
+    pthread_mutex_lock(o->mu);
+    o->done[i] = 1;
+    if (o->busy) { /* the thread hashing now will reach it */
+        pthread_mutex_unlock(o->mu);
+        return;
+    }
+    o->busy = 1;
+    while (o->next < o->n && o->done[o->next]) {
+        uint64_t j = o->next;
+        pthread_mutex_unlock(o->mu);
+        const void *p;
+        size_t len;
+        o->piece(o->ctx, j, &p, &len);
+        uw_hash_update(o->h, p, len);
+        pthread_mutex_lock(o->mu);
+        o->next++;
+    }
+    o->busy = 0;
+    pthread_mutex_unlock(o->mu);
+}
+
+void uw_ordered_hash_free(uw_ordered_hash *o) {
+    if (o->mu) pthread_mutex_destroy(o->mu);
+    free(o->mu);
+    free(o->done);
+    memset(o, 0, sizeof *o);
 }

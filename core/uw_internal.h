@@ -64,6 +64,24 @@ uw_hash_state *uw_hash_state_new(void);
 void uw_hash_update(uw_hash_state *h, const void *p, size_t n);
 uint64_t uw_hash_digest(uw_hash_state *h);
 
+/* Pieces of one checksum finished by several threads in any order, fed to the hash in order: the
+ * thread that completes the piece the hash waits for hashes it and every later one already done
+ * (while they are still in its cache); the others go on working. */
+typedef void (*uw_piece_fn)(void *ctx, uint64_t i, const void **p, size_t *n);
+typedef struct uw_ordered_hash {
+    uw_hash_state *h;     /* NULL: nothing to hash */
+    void *mu;             /* pthread_mutex_t */
+    uint8_t *done;
+    uint64_t next, n;
+    int busy;
+    uw_piece_fn piece;
+    void *ctx;
+} uw_ordered_hash;
+/* n pieces; piece(ctx, i, &p, &len) says where piece i is. h NULL: every call is a no-op. */
+uw_status uw_ordered_hash_init(uw_ordered_hash *o, uw_hash_state *h, uint64_t n, uw_piece_fn piece, void *ctx);
+void uw_ordered_hash_done(uw_ordered_hash *o, uint64_t i);
+void uw_ordered_hash_free(uw_ordered_hash *o);
+
 /* SIMD instruction sets the CPU and the OS offer (core/cpu_features.c), detected once. */
 #define UW_CPUF_AVX2 1u        /* AVX2, BMI2, FMA, YMM state saved */
 #define UW_CPUF_AVX512 2u      /* AVX-512 F, DQ, BW, VL, BMI2, ZMM and opmask state saved */
