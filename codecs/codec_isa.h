@@ -17,6 +17,9 @@ typedef struct uw_row_coder {
     uint32_t ex[256];
     uint32_t code[256];
     int order;
+    int esc;             /* escape mode: symbol 15 is the escape (its raw byte follows its code) */
+    uint8_t sym[256];    /* the same in narrower forms for SIMD lookups: exponent -> symbol, */
+    uint16_t code16[256]; /* pair or single symbol -> code | length << 12 */
 } uw_row_coder;
 
 typedef struct uw_codec_kern {
@@ -28,9 +31,13 @@ typedef struct uw_codec_kern {
     void (*hist)(const uint16_t *w, size_t n, uint64_t h[256]);
     /* out[k] = uw_bf16_plane(w[k]) for k < n */
     void (*plane)(const uint16_t *w, size_t n, uint8_t *out);
-    /* pairs (x[k], x[k+1]) for even k, the last alone with symbol 0 when n is odd: h2[s[a] * 17 +
-     * s[b]] += 1 for the exponents' symbols s (0..16); nonzero when some symbol is 16 */
-    uint32_t (*pair_stats)(const uint16_t *x, uint32_t n, const uint8_t s[256], uint64_t h2[17 * 17]);
+    /* pairs (x[k], x[k+1]) for even k, the last alone with symbol 0 when n is odd: count pair
+     * s[a] * 17 + s[b] of the exponents' symbols s (0..16) in h[(k/2 & 3) * 289 + pair] (four
+     * copies: a frequent pair's increments do not wait on one another); returns how many elements
+     * have symbol 16 and puts the first `cap` of their positions k, increasing, in rare */
+    uint32_t (*pair_stats)(const uint16_t *x, uint32_t n, const uint8_t s[256], uint32_t h[4 * 289], uint32_t *rare, uint32_t cap);
+    /* the same pairs' indices s[a] * 17 + s[b] into out[0 .. (n + 1) / 2) */
+    void (*pair_index)(const uint16_t *x, uint32_t n, const uint8_t s[256], uint16_t *out);
     /* the codes of a run of n elements (FORMAT.md 6, steps 2-3) appended to the bit writer
      * (*acc: *nb < 8 pending bits; p: where they go, with room for the run's worst case and 8
      * bytes); returns the bytes p advanced by, *acc and *nb what is left pending */
@@ -40,7 +47,9 @@ typedef struct uw_codec_kern {
 /* the portable kernels, which the SIMD levels also use where they have nothing faster */
 void uw_kern_hist_scalar(const uint16_t *w, size_t n, uint64_t h[256]);
 void uw_kern_plane_scalar(const uint16_t *w, size_t n, uint8_t *out);
-uint32_t uw_kern_pair_stats_scalar(const uint16_t *x, uint32_t n, const uint8_t s[256], uint64_t h2[17 * 17]);
+uint32_t uw_kern_pair_stats_scalar(const uint16_t *x, uint32_t n, const uint8_t s[256], uint32_t h[4 * 289], uint32_t *rare,
+                                   uint32_t cap);
+void uw_kern_pair_index_scalar(const uint16_t *x, uint32_t n, const uint8_t s[256], uint16_t *out);
 size_t uw_row_code_scalar(const uw_row_coder *rc, const uint16_t *x, uint32_t n, uint8_t *p, uint64_t *acc, uint32_t *nb);
 
 /* The selected level's kernels (UW_CODEC_ISA, else the best offered). UW_ERR_INVALID_ARG for an

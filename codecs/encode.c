@@ -203,7 +203,7 @@ static uw_status choose_geometry(enc *e, const uw_encode_params *p) {
 
 static void enc_free(enc *e) {
     if (e->st)
-        for (uint64_t k = 0; k < ROW_BLOCKS(e); k++) free(e->st[k].rare);
+        for (uint64_t k = 0; k < e->nstat; k++) free(e->st[k].rare);
     free(e->st);
     if (e->tbuf)
         for (uint64_t t = 0; t < e->b.ntiles; t++) free(e->tbuf[t]);

@@ -6,40 +6,52 @@
  * candidates that cannot win, so most never run package-merge or the verbatim bookkeeping; the
  * survivors are compared in the original order, so the choice is the one the full search makes. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "encode_internal.h"
 
 /* ---- the statistics pass ---- */
 
-static uw_status push_rare(stats17 *st, uint64_t index) {
+static uw_status push_rare(stats17 *st, uint64_t index, uint32_t off, uint32_t tc) {
     if (st->nrare == st->cap) {
         st->cap = st->cap ? st->cap * 2 : 64;
-        uint64_t *nr = realloc(st->rare, st->cap * 8);
+        rare_at *nr = realloc(st->rare, st->cap * sizeof *nr);
         if (!nr) return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
         st->rare = nr;
     }
-    st->rare[st->nrare++] = index;
+    st->rare[st->nrare++] = (rare_at){index, off, tc};
     return UW_OK;
+}
+
+/* four striped u32 copies of the pair counts (codec_isa.h) added into 64-bit ones */
+static void fold(uint32_t *h, uint64_t *h2) {
+    for (int a = 0; a < NS17 * NS17; a++) h2[a] += (uint64_t)h[a] + h[289 + a] + h[578 + a] + h[867 + a];
+    memset(h, 0, 4 * 289 * sizeof *h);
 }
 
 static uw_status stat_task(void *ctx, uint64_t i, int worker) {
     enc *e = ctx;
     (void)worker;
     stats17 *st = &e->st[i];
-    uint64_t rb = ROW_BLOCKS(e), r0 = e->rows * i / rb, r1 = e->rows * (i + 1) / rb;
-    const uint8_t *S = e->s17;
+    uint64_t nb = e->nstat, r0 = e->rows * i / nb, r1 = e->rows * (i + 1) / nb, since = 0;
+    uint32_t h[4 * 289], rare[64];
+    memset(h, 0, sizeof h);
     for (uint64_t r = r0; r < r1; r++)
         for (uint64_t tj = 0; tj < e->b.tiles_c; tj++) {
             uint64_t c0 = tj * e->b.tile_cols;
             uint32_t tc = (uint32_t)(e->cols - c0 < e->b.tile_cols ? e->cols - c0 : e->b.tile_cols);
             const uint16_t *x = e->w + r * e->cols + c0;
-            /* the pairs' symbol indices, 17-ary, and whether the row part holds a rare element */
-            uint32_t any = e->k->pair_stats(x, tc, S, st->h2);
-            if (any) /* rare elements are rare: find them again one by one */
+            uint32_t nr = e->k->pair_stats(x, tc, e->s17, h, rare, 64);
+            if (nr > 64) { /* more than the kernel kept: find them all again */
                 for (uint32_t k = 0; k < tc; k++)
-                    if (S[uw_bf16_exp(x[k])] == 16) UW_FORWARD_IF_ERROR(push_rare(st, r * e->cols + c0 + k));
+                    if (e->s17[uw_bf16_exp(x[k])] == 16) UW_FORWARD_IF_ERROR(push_rare(st, r * e->cols + c0 + k, k, tc));
+            } else {
+                for (uint32_t q = 0; q < nr; q++) UW_FORWARD_IF_ERROR(push_rare(st, r * e->cols + c0 + rare[q], rare[q], tc));
+            }
+            if ((since += tc) >= ((uint64_t)1 << 31)) fold(h, st->h2), since = 0; /* before a u32 can overflow */
         }
+    fold(h, st->h2);
     return UW_OK;
 }
 
@@ -55,14 +67,48 @@ typedef struct cand {
 
 /* Shannon bound sum f log2(F / f) of a histogram, rounded down with room for rounding error: no
  * prefix code costs less. */
+/* log2 for the bounds, without a libm call per count (there are thousands per tensor): x =
+ * 2^e * (1 + i/256) * r, the middle factor from a table, log2 r from three terms of its series
+ * (r - 1 < 1/256: error under 1e-12). */
+static double log2_tab[257];
+static pthread_once_t log2_once = PTHREAD_ONCE_INIT;
+static void log2_init(void) {
+    for (int i = 0; i <= 256; i++) log2_tab[i] = log2(1.0 + i / 256.0);
+}
+static inline double fast_log2(uint64_t x) { /* x >= 1 */
+    int e = 63 - __builtin_clzll(x);
+    double m = (double)x / (double)((uint64_t)1 << e); /* [1, 2) */
+    int i = (int)((m - 1.0) * 256.0);
+    double u = m / (1.0 + i / 256.0) - 1.0;
+    return e + log2_tab[i] + (u - u * u / 2 + u * u * u / 3) * 1.4426950408889634;
+}
+
 static uint64_t shannon_floor(const uint64_t *h, int a) {
+    pthread_once(&log2_once, log2_init);
     uint64_t tot = 0;
     for (int k = 0; k < a; k++) tot += h[k];
-    double b = 0;
+    if (!tot) return 0;
+    /* sum h log2(tot / h) = tot log2 tot - sum h log2 h */
+    double b = (double)tot * fast_log2(tot);
     for (int k = 0; k < a; k++)
-        if (h[k]) b += (double)h[k] * log2((double)tot / (double)h[k]);
-    b = b * (1 - 1e-9) - 1;
+        if (h[k] > 1) b -= (double)h[k] * fast_log2(h[k]);
+    /* room for the rounding of the doubles and of the logarithms (1e-12 each, times tot) */
+    b = b - b * 1e-9 - (double)tot * 1e-9 - 2;
     return b > 0 ? (uint64_t)b : 0;
+}
+
+/* The least Shannon bound of any histogram below h (a entries, sorted ascending) with `remove`
+ * counts fewer: the one without h's smallest counts (it majorizes every other, and the bound is
+ * Schur-concave). A verbatim candidate's clean pairs are the clean statistics less the `remove`
+ * clean pairs its verbatim chunks hold, so this bounds its code without reading those chunks. */
+static uint64_t shannon_floor_less(const uint64_t *sorted, int a, uint64_t remove) {
+    uint64_t v[256];
+    memcpy(v, sorted, (size_t)a * sizeof *v);
+    for (int k = 0; k < a && remove; k++) {
+        uint64_t t = v[k] < remove ? v[k] : remove;
+        v[k] -= t, remove -= t;
+    }
+    return shannon_floor(v, a);
 }
 
 /* Exact size of coding histogram h (order 1: ns symbols; order 2: ns^2 pairs) with its optimal
@@ -86,32 +132,61 @@ static uw_status price(const uint64_t *h, uint32_t ns, int order, uint64_t fixed
     return UW_OK;
 }
 
-/* Verbatim chunks of C: the statistics without every chunk that holds a rare element (their
- * pairs counted by the statistics kernel, then taken away). */
-static void verbatim_stats(const enc *e, const uint64_t *tot1, const uint64_t *tot2, uint32_t C, uint64_t *h1, uint64_t *h2) {
-    uint64_t g2[NS17 * NS17] = {0}, odd = 0;
-    uint64_t last = UINT64_MAX;
-    for (uint64_t blk = 0; blk < ROW_BLOCKS(e); blk++)
-        for (uint64_t q = 0; q < e->st[blk].nrare; q++) {
-            uint64_t i = e->st[blk].rare[q], c = i % e->cols;
-            uint64_t c0 = c / e->b.tile_cols * e->b.tile_cols, tc = e->cols - c0 < e->b.tile_cols ? e->cols - c0 : e->b.tile_cols;
-            uint64_t cs = c0 + (c - c0) / C * C, len = c0 + tc - cs < C ? c0 + tc - cs : C;
-            uint64_t key = i - c + cs;
-            if (key == last) continue;
-            last = key;
-            e->k->pair_stats(e->w + key, (uint32_t)len, e->s17, g2);
-            odd += len & 1;
-        }
-    /* the elements of those chunks: both symbols of each pair, but the padding of an odd chunk's
-     * last pair (symbol 0) is no element */
-    uint64_t g1[NS17] = {0};
-    for (int a = 0; a < NS17; a++)
-        for (int c = 0; c < NS17; c++) g1[a] += g2[a * NS17 + c], g1[c] += g2[a * NS17 + c];
-    g1[0] -= odd;
-    for (int a = 0; a < 16; a++) {
-        h1[a] = tot1[a] - g1[a];
-        for (int c = 0; c < 16; c++) h2[a * 16 + c] = tot2[a * NS17 + c] - g2[a * NS17 + c];
+/* Verbatim chunks of each length C[v] (nested: powers of two from the same column, the last
+ * largest): the statistics without every chunk that holds a rare element. One walk over the rare
+ * positions; each largest chunk holding one has its pairs' symbols looked up once, and every
+ * length counts the pairs of its chunks holding one from there. */
+static uw_status verbatim_stats(const enc *e, const uint64_t *tot1, const uint64_t *tot2, const uint32_t *C, int nc, uint64_t (*h1)[16],
+                                uint64_t (*h2)[256]) {
+    uint64_t(*g2)[NS17 * NS17] = calloc((size_t)nc, sizeof *g2);
+    uint32_t(*h)[4 * 289] = calloc((size_t)nc, sizeof *h); /* striped: see codec_isa.h */
+    uint64_t odd[8] = {0}, last[8], last_big = UINT64_MAX, since = 0;
+    if (!g2 || !h) {
+        free(g2);
+        free(h);
+        return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
     }
+    uint16_t pairs[2048];
+    for (int v = 0; v < nc; v++) last[v] = UINT64_MAX;
+    uint32_t Cmax = C[nc - 1];
+    for (uint64_t blk = 0; blk < e->nstat; blk++)
+        for (uint64_t q = 0; q < e->st[blk].nrare; q++) {
+            const rare_at *ra = &e->st[blk].rare[q];
+            /* chunk starts, as element indices: the element's own index less its offset in the chunk */
+            uint64_t bo = ra->off & ~(uint64_t)(Cmax - 1), bs = ra->i - ra->off + bo, blen = ra->tc - bo < Cmax ? ra->tc - bo : Cmax;
+            if (bs != last_big) { /* the pairs of the largest chunk, once */
+                last_big = bs;
+                e->k->pair_index(e->w + last_big, (uint32_t)blen, e->s17, pairs);
+            }
+            for (int v = 0; v < nc; v++) {
+                uint64_t co = ra->off & ~(uint64_t)(C[v] - 1), cs = ra->i - ra->off + co, len = ra->tc - co < C[v] ? ra->tc - co : C[v];
+                if (cs == last[v]) continue;
+                last[v] = cs;
+                for (uint64_t m = (cs - bs) / 2; m < (cs - bs + len + 1) / 2; m++) h[v][(m & 3) * 289 + pairs[m]]++;
+                odd[v] += len & 1;
+                since += len;
+            }
+            if (since >= ((uint64_t)1 << 31)) { /* before a u32 can overflow */
+                for (int v = 0; v < nc; v++) fold(h[v], g2[v]);
+                since = 0;
+            }
+        }
+    for (int v = 0; v < nc; v++) {
+        fold(h[v], g2[v]);
+        /* the elements of those chunks: both symbols of each pair, but the padding of an odd
+         * chunk's last pair (symbol 0) is no element */
+        uint64_t g1[NS17] = {0};
+        for (int a = 0; a < NS17; a++)
+            for (int b = 0; b < NS17; b++) g1[a] += g2[v][a * NS17 + b], g1[b] += g2[v][a * NS17 + b];
+        g1[0] -= odd[v];
+        for (int a = 0; a < 16; a++) {
+            h1[v][a] = tot1[a] - g1[a];
+            for (int b = 0; b < 16; b++) h2[v][a * 16 + b] = tot2[a * NS17 + b] - g2[v][a * NS17 + b];
+        }
+    }
+    free(g2);
+    free(h);
+    return UW_OK;
 }
 
 /* Chunks of C (all of them, and those holding a rare element) and the elements and pairs in the
@@ -123,12 +198,10 @@ static void verbatim_count(const enc *e, uint32_t C, uint64_t *chunks, uint64_t 
         *chunks += e->rows * ((tc + C - 1) / C);
     }
     uint64_t last = UINT64_MAX;
-    for (uint64_t blk = 0; blk < ROW_BLOCKS(e); blk++)
+    for (uint64_t blk = 0; blk < e->nstat; blk++)
         for (uint64_t q = 0; q < e->st[blk].nrare; q++) {
-            uint64_t i = e->st[blk].rare[q], c = i % e->cols;
-            uint64_t c0 = c / e->b.tile_cols * e->b.tile_cols, tc = e->cols - c0 < e->b.tile_cols ? e->cols - c0 : e->b.tile_cols;
-            uint64_t cs = c0 + (c - c0) / C * C, len = c0 + tc - cs < C ? c0 + tc - cs : C;
-            uint64_t key = i - c + cs;
+            const rare_at *ra = &e->st[blk].rare[q];
+            uint64_t co = ra->off & ~(uint64_t)(C - 1), key = ra->i - ra->off + co, len = ra->tc - co < C ? ra->tc - co : C;
             if (key == last) continue;
             last = key;
             (*vchunks)++;
@@ -143,18 +216,48 @@ typedef struct plan {
     uint64_t lb;        /* no code of this candidate costs less */
     int exact_stats;    /* h1/h2 below hold its statistics */
     uint64_t fixed, rare;
+    uint64_t collateral; /* verbatim: clean symbols (pairs or singles) inside its verbatim chunks */
     uint64_t h1[16], h2[256];
     uint32_t ns;
 } plan;
 
 #define MAX_PLANS 16
 
+/* The exact statistics of every verbatim candidate whose bound is not above `upper` (one walk for
+ * all their chunk lengths), and their exact Shannon bounds. */
+static uw_status verbatim_all(const enc *e, plan *pl, int np, const uint64_t *tot1, const uint64_t *tot2, uint64_t upper) {
+    uint32_t vc[8];
+    int nv = 0;
+    for (int i = 0; i < np; i++)
+        if (pl[i].mode == UW_RARE_VERBATIM && pl[i].lb <= upper && (!nv || vc[nv - 1] != pl[i].chunk)) vc[nv++] = pl[i].chunk;
+    if (!nv) return UW_OK;
+    uint64_t(*v1)[16] = calloc((size_t)nv, sizeof *v1);
+    uint64_t(*v2)[256] = calloc((size_t)nv, sizeof *v2);
+    uw_status s = v1 && v2 ? verbatim_stats(e, tot1, tot2, vc, nv, v1, v2) : uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
+    for (int i = 0; i < np && s == UW_OK; i++)
+        for (int v = 0; v < nv; v++)
+            if (pl[i].mode == UW_RARE_VERBATIM && pl[i].chunk == vc[v]) {
+                plan *q = &pl[i];
+                memcpy(q->h1, v1[v], sizeof q->h1);
+                memcpy(q->h2, v2[v], sizeof q->h2);
+                q->exact_stats = 1;
+                int a = q->order == 2 ? 256 : 16;
+                q->lb = shannon_floor(q->order == 2 ? q->h2 : q->h1, a) + q->fixed + (uint64_t)((a + 1) / 2) * 8;
+            }
+    free(v1);
+    free(v2);
+    return s;
+}
+
 uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p) {
     uw_blob *b = &e->b;
     int want = p->rare_mode;
     UW_RETURN_ERROR_IF(want == UW_RARE_NONE && e->distinct > 16, UW_ERR_INVALID_ARG,
                        "encoder: rare_mode NONE but the tensor has %d distinct exponents (> 16)", e->distinct);
-    uint64_t rb = ROW_BLOCKS(e);
+    /* row blocks of about 64K elements (the rare positions come out in order either way) */
+    e->nstat = e->n / 65536 < e->rows ? e->n / 65536 : e->rows;
+    if (e->nstat < 1) e->nstat = 1;
+    uint64_t rb = e->nstat;
     e->st = calloc(rb, sizeof *e->st);
     if (!e->st) return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
     UW_FORWARD_IF_ERROR(uw_parallel_for(rb, e->threads, stat_task, e));
@@ -181,6 +284,8 @@ uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p) {
         }
         b->nsym = (uint8_t)ns;
     } else {
+        uint64_t rare2 = 0; /* pairs holding symbol 16 */
+        for (int a = 0; a < NS17; a++) rare2 += tot2[a * NS17 + 16] + (a < 16 ? tot2[16 * NS17 + a] : 0);
         if (want == UW_RARE_AUTO || want == UW_RARE_VERBATIM) {
             static const uint32_t chunks[] = {16, 32, 64, 128, 256};
             for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
@@ -192,6 +297,8 @@ uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p) {
                     plan *q = &pl[np++];
                     q->mode = UW_RARE_VERBATIM, q->order = order, q->chunk = C, q->ns = 16;
                     q->fixed = ch + 8 * vel, q->rare = vel;
+                    /* every pair (element) holding a rare symbol is in a verbatim chunk */
+                    q->collateral = order == 2 ? vpr - rare2 : vel - tot1[16];
                 }
                 if (p->chunk_len) break;
             }
@@ -213,38 +320,47 @@ uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p) {
         }
         b->nsym = 16; /* escape mode reuses the top-16 symbols: the 16th folds into the escape */
     }
-    /* Every candidate's statistics (verbatim: the chunks with rare elements taken out, both
-     * orders at once) and its Shannon bound: no code of it costs less. */
+    /* Bounds: exact statistics' Shannon bound, or for verbatim candidates (statistics not read
+     * yet) the bound of the clean statistics less their collateral. */
+    uint64_t clean1[16], clean2[256];
+    for (int a = 0; a < 16; a++) {
+        clean1[a] = tot1[a];
+        for (int c2 = 0; c2 < 16; c2++) clean2[a * 16 + c2] = tot2[a * NS17 + c2];
+    }
+    uw_sort_u64(clean1, 16); /* (the bounds want them sorted) */
+    uw_sort_u64(clean2, 256);
+    int first = -1;
     for (int i = 0; i < np; i++) {
         plan *q = &pl[i];
-        if (!q->exact_stats) {
-            verbatim_stats(e, tot1, tot2, q->chunk, q->h1, q->h2);
-            for (int k = i + 1; k < np; k++)
-                if (pl[k].mode == q->mode && pl[k].chunk == q->chunk) {
-                    memcpy(pl[k].h1, q->h1, sizeof q->h1);
-                    memcpy(pl[k].h2, q->h2, sizeof q->h2);
-                    pl[k].exact_stats = 1;
-                }
-            q->exact_stats = 1;
-        }
         int a = q->order == 2 ? (int)(q->ns * q->ns) : (int)q->ns;
-        q->lb = shannon_floor(q->order == 2 ? q->h2 : q->h1, a) + q->fixed + (uint64_t)((a + 1) / 2) * 8;
+        uint64_t table = (uint64_t)((a + 1) / 2) * 8;
+        if (q->exact_stats) q->lb = shannon_floor(q->order == 2 ? q->h2 : q->h1, a) + q->fixed + table;
+        else q->lb = shannon_floor_less(q->order == 2 ? clean2 : clean1, a, q->collateral) + q->fixed + table;
+        if (q->exact_stats && (first < 0 || q->lb < pl[first].lb)) first = i;
     }
-    /* An upper bound: the candidate of least bound, priced. Then, in the search's order, every
-     * candidate that might cost less or as little (the first of equal sizes wins). */
+    /* An upper bound: the exact-statistics candidate of least bound, priced (without one: every
+     * verbatim candidate's statistics, then the least bound). Then, in the search's order, every
+     * candidate that might cost less or as little (the first of equal sizes wins); a verbatim
+     * one's chunks are read only if its bound lets it through. */
     uw_status s = UW_OK;
     cand *best = calloc(3, sizeof *best), *c = best + 1, *firstc = best + 2;
     if (!best) s = uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
-    int first = 0;
-    for (int i = 1; i < np; i++)
-        if (pl[i].lb < pl[first].lb) first = i;
+    else best->bits = UINT64_MAX;
     uint64_t upper = UINT64_MAX;
+    int stats_done = 0;
     for (int i = -1; i < np && s == UW_OK; i++) {
+        if (i < 0 && first < 0) continue;
         plan *q = &pl[i < 0 ? first : i];
         if (i >= 0 && q->lb > upper) continue; /* it cannot cost as little as the upper bound */
-        if (i == first) {
+        if (i >= 0 && i == first) {
             if (firstc->bits < best->bits) *best = *firstc;
             continue;
+        }
+        if (!q->exact_stats) {
+            if (!stats_done) s = verbatim_all(e, pl, np, tot1, tot2, upper);
+            stats_done = 1;
+            if (s != UW_OK) break;
+            if (q->lb > upper) continue;
         }
         s = price(q->order == 2 ? q->h2 : q->h1, q->ns, q->order, q->fixed, c);
         if (s != UW_OK) break;
@@ -252,7 +368,6 @@ uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p) {
         if (i < 0) {
             upper = c->bits;
             *firstc = *c;
-            best->bits = UINT64_MAX;
         } else if (c->bits < best->bits) {
             *best = *c;
         }

@@ -9,15 +9,18 @@
 #include "encode.h"
 #include "huffman.h"
 
-#define ROW_BLOCKS(e) ((e)->rows < 256 ? (e)->rows : 256)
 #define BLOCK_ELEMS 65536 /* elements per task of the element-wise passes */
 
 /* Statistics over the 16 most frequent exponents (symbols 0..15) and "any other" (16), pairs
  * aligned as the stream codes them; and where the rare (16) elements are. One per row block. */
 #define NS17 17
+typedef struct rare_at {
+    uint64_t i;        /* element index */
+    uint32_t off, tc;  /* its column within its tile, and the tile's width */
+} rare_at;
 typedef struct stats17 {
     uint64_t h2[NS17 * NS17];
-    uint64_t *rare; /* element indices, increasing */
+    rare_at *rare;     /* increasing */
     uint64_t nrare, cap;
 } stats17;
 
@@ -31,7 +34,8 @@ typedef struct enc {
     int distinct;
     uint8_t s17[256];            /* exponent -> its rank among the 16 most frequent, or 16 */
     uw_blob b;                   /* header being built */
-    stats17 *st;                 /* ROW_BLOCKS entries */
+    stats17 *st;                 /* nstat row blocks */
+    uint64_t nstat;
     uint16_t codes[256];
     uint64_t rare;               /* elements coded outside the palette code (verbatim, escaped, exceptions) */
     /* the tiles' outputs */

@@ -26,6 +26,9 @@ static void coding_tables(const enc *e, uw_row_coder *rc) {
             rc->code[a << 4 | c] = e->codes[sym] | (uint32_t)b->len[sym] << 16;
         }
     rc->order = b->order;
+    rc->esc = esc;
+    for (int x = 0; x < 256; x++) rc->sym[x] = (uint8_t)(rc->ex[x] & 15);
+    for (int k = 0; k < 256; k++) rc->code16[k] = (uint16_t)((rc->code[k] & 0xFFF) | (rc->code[k] >> 16) << 12);
 }
 
 /* ---- the scalar bit writer: whole values of up to 56 bits between stores ---- */

@@ -7,31 +7,45 @@
 
 typedef struct { uint64_t w; int leaf; } pm_item; /* leaf: symbol rank, or -1 for a package */
 
-static int cmp_rank(const void *a, const void *b, const uint64_t *freq) {
-    int x = *(const int *)a, y = *(const int *)b;
-    if (freq[x] != freq[y]) return freq[x] < freq[y] ? -1 : 1;
-    return x - y;
-}
-
-/* insertion sort of used symbols by ascending (freq, index); n <= 256 */
-static void sort_syms(int *s, int m, const uint64_t *freq) {
-    for (int i = 1; i < m; i++) {
-        int v = s[i], j = i - 1;
-        while (j >= 0 && cmp_rank(&s[j], &v, freq) > 0) { s[j + 1] = s[j]; j--; }
-        s[j + 1] = v;
+void uw_sort_u64(uint64_t *v, size_t n) {
+    /* bottom-up merge sort through a scratch copy; n <= 256 here (and in encode_choose.c) */
+    uint64_t tmp[256], *a = v, *b = tmp;
+    if (n > 256) {
+        for (size_t i = 1; i < n; i++) { /* never used beyond 256; keep it correct anyway */
+            uint64_t x = v[i];
+            size_t j = i;
+            while (j > 0 && v[j - 1] > x) v[j] = v[j - 1], j--;
+            v[j] = x;
+        }
+        return;
     }
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) b[k++] = a[j] < a[i] ? a[j++] : a[i++];
+            while (i < mid) b[k++] = a[i++];
+            while (j < hi) b[k++] = a[j++];
+        }
+        uint64_t *t = a;
+        a = b, b = t;
+    }
+    if (a != v) memcpy(v, a, n * sizeof *v);
 }
 
 int uw_huff_lengths(const uint64_t *freq, int n, int maxlen, uint8_t *len_out) {
     if (n < 1 || n > UW_HUFF_MAX_SYMS || maxlen < 1 || maxlen > 15) return -1;
     int sym[UW_HUFF_MAX_SYMS], m = 0;
+    uint64_t key[UW_HUFF_MAX_SYMS];
     memset(len_out, 0, (size_t)n);
     for (int i = 0; i < n; i++)
-        if (freq[i]) sym[m++] = i;
+        if (freq[i]) key[m++] = freq[i] << 8 | (uint64_t)i; /* ascending (freq, index): no two equal */
     if (m == 0) return 0;
     if (m == 1) return 0; /* implied symbol, length 0 */
     if (m > (1 << maxlen)) return -1;
-    sort_syms(sym, m, freq);
+    for (int i = 0; i < m; i++)
+        if (key[i] >> 8 != freq[key[i] & 0xFF]) return -1; /* a count of 2^56 or more */
+    uw_sort_u64(key, (size_t)m);
+    for (int i = 0; i < m; i++) sym[i] = (int)(key[i] & 0xFF);
 
     /* Levels 1..maxlen, each a sorted merge of the leaves with the packages of the level
      * below; keep per level only the leaf/package pattern needed to count selections. */

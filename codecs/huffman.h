@@ -4,6 +4,7 @@
 #ifndef UW_HUFFMAN_H
 #define UW_HUFFMAN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define UW_HUFF_MAX_SYMS 256 /* order-2 alphabet: 16 x 16 */
@@ -22,6 +23,9 @@ int uw_huff_complete(const uint8_t *len, int n, int maxlen);
 /* Canonical codes (symbols sorted by (length, index)), bit-reversed so that the first code
  * bit is the least significant bit, as the stream is written LSB-first. */
 void uw_huff_codes(const uint8_t *len, int n, uint16_t *code_out);
+
+/* Sort ascending (n <= 256 is fast; the codec's alphabets are that small). */
+void uw_sort_u64(uint64_t *v, size_t n);
 
 /* Total coded bits sum(freq * len) */
 uint64_t uw_huff_cost(const uint64_t *freq, const uint8_t *len, int n);

@@ -18,4 +18,4 @@ static void merge(uint16_t *o, const uint8_t *pl, const uint8_t *e, size_t n) {
 }
 
 const uw_codec_kern uw_codec_kern_avx2 = {UW_CODEC_ISA_AVX2, "avx2", merge, uw_kern_hist_scalar, uw_kern_plane_scalar,
-                                          uw_kern_pair_stats_scalar, uw_row_code_scalar};
+                                          uw_kern_pair_stats_scalar, uw_kern_pair_index_scalar, uw_row_code_scalar};

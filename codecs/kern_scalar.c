@@ -27,20 +27,24 @@ void uw_kern_plane_scalar(const uint16_t *w, size_t n, uint8_t *out) {
     for (size_t k = 0; k < n; k++) out[k] = uw_bf16_plane(w[k]);
 }
 
-uint32_t uw_kern_pair_stats_scalar(const uint16_t *x, uint32_t n, const uint8_t s[256], uint64_t h2[17 * 17]) {
-    uint32_t k = 0, any = 0;
-    for (; k + 1 < n; k += 2) {
-        uint32_t a = s[uw_bf16_exp(x[k])], b = s[uw_bf16_exp(x[k + 1])];
-        h2[a * 17 + b]++;
-        any |= a | b;
+uint32_t uw_kern_pair_stats_scalar(const uint16_t *x, uint32_t n, const uint8_t s[256], uint32_t h[4 * 289], uint32_t *rare,
+                                   uint32_t cap) {
+    uint32_t k = 0, nr = 0;
+    for (; k < n; k += 2) {
+        uint32_t a = s[uw_bf16_exp(x[k])], b = k + 1 < n ? s[uw_bf16_exp(x[k + 1])] : 0;
+        h[(k >> 1 & 3) * 289 + a * 17 + b]++;
+        if ((a | b) & 16) { /* rare: where */
+            if (a == 16 && nr++ < cap) rare[nr - 1] = k;
+            if (b == 16 && nr++ < cap) rare[nr - 1] = k + 1;
+        }
     }
-    if (k < n) {
-        uint32_t a = s[uw_bf16_exp(x[k])];
-        h2[a * 17]++;
-        any |= a;
-    }
-    return any & 16;
+    return nr;
+}
+
+void uw_kern_pair_index_scalar(const uint16_t *x, uint32_t n, const uint8_t s[256], uint16_t *out) {
+    for (uint32_t k = 0; k < n; k += 2)
+        out[k / 2] = (uint16_t)(s[uw_bf16_exp(x[k])] * 17 + (k + 1 < n ? s[uw_bf16_exp(x[k + 1])] : 0));
 }
 
 const uw_codec_kern uw_codec_kern_scalar = {UW_CODEC_ISA_SCALAR, "scalar", merge, uw_kern_hist_scalar, uw_kern_plane_scalar,
-                                            uw_kern_pair_stats_scalar, uw_row_code_scalar};
+                                            uw_kern_pair_stats_scalar, uw_kern_pair_index_scalar, uw_row_code_scalar};

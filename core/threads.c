@@ -1,5 +1,7 @@
-/* threads.c - a minimal parallel-for over pthreads with dynamic scheduling; the encoder
- * spreads tiles and tensors with it, the CPU decoder tiles. */
+/* threads.c - uw_parallel_for over a persistent pool of worker threads (started on first need,
+ * then reused: the encoder and decoder run several short passes per tensor, and starting threads
+ * for each cost more than a small tensor's pass). Dynamic scheduling; the caller works on its own
+ * job too, so a job completes even when every worker is busy with another application thread's. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,36 +19,65 @@ int uw_threads_resolve(int threads) {
     return threads > 256 ? 256 : threads;
 }
 
-typedef struct pf_state {
-    atomic_uint_fast64_t next;
-    uint64_t n;
+typedef struct job {
     uw_task_fn fn;
     void *ctx;
+    uint64_t n;
+    atomic_uint_fast64_t next; /* next index to hand out */
+    int want;                  /* helpers it may still take */
+    int joined;                /* helpers that joined (their worker numbers are 1..joined) */
+    int active;                /* helpers inside it now (under the pool lock) */
     atomic_int first_err;
     char err_msg[1024];
+    pthread_mutex_t err_mu;
+    struct job *qnext;         /* the pool's queue of jobs wanting helpers */
+} job;
+
+static struct {
     pthread_mutex_t mu;
-} pf_state;
+    pthread_cond_t work, done;
+    job *queue;
+    int workers;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0};
 
-typedef struct pf_arg {
-    pf_state *st;
-    int worker;
-} pf_arg;
-
-static void *pf_worker(void *p) {
-    pf_arg *a = p;
-    pf_state *st = a->st;
+static void run(job *j, int worker) {
     for (;;) {
-        uint64_t i = atomic_fetch_add(&st->next, 1);
-        if (i >= st->n) break;
-        uw_status s = st->fn(st->ctx, i, a->worker);
+        uint64_t i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->n) break;
+        uw_status s = j->fn(j->ctx, i, worker);
         if (s != UW_OK) {
             int expect = 0;
-            pthread_mutex_lock(&st->mu);
-            if (atomic_compare_exchange_strong(&st->first_err, &expect, (int)s))
-                strncpy(st->err_msg, uw_last_error(), sizeof st->err_msg - 1);
-            pthread_mutex_unlock(&st->mu);
-            atomic_store(&st->next, st->n); /* stop handing out work */
+            pthread_mutex_lock(&j->err_mu);
+            if (atomic_compare_exchange_strong(&j->first_err, &expect, (int)s))
+                strncpy(j->err_msg, uw_last_error(), sizeof j->err_msg - 1);
+            pthread_mutex_unlock(&j->err_mu);
+            atomic_store(&j->next, j->n); /* stop handing out work */
         }
+    }
+}
+
+/* unlink j from the queue (under the pool lock) */
+static void dequeue(job *j) {
+    for (job **q = &pool.queue; *q; q = &(*q)->qnext)
+        if (*q == j) {
+            *q = j->qnext;
+            return;
+        }
+}
+
+static void *worker_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (!pool.queue) pthread_cond_wait(&pool.work, &pool.mu);
+        job *j = pool.queue;
+        int me = ++j->joined;
+        j->active++;
+        if (--j->want == 0) dequeue(j);
+        pthread_mutex_unlock(&pool.mu);
+        run(j, me);
+        pthread_mutex_lock(&pool.mu);
+        if (--j->active == 0) pthread_cond_broadcast(&pool.done);
     }
     return NULL;
 }
@@ -58,29 +89,37 @@ uw_status uw_parallel_for(uint64_t n, int threads, uw_task_fn fn, void *ctx) {
         for (uint64_t i = 0; i < n; i++) UW_FORWARD_IF_ERROR(fn(ctx, i, 0));
         return UW_OK;
     }
-    pf_state st;
-    atomic_init(&st.next, 0);
-    atomic_init(&st.first_err, 0);
-    st.n = n;
-    st.fn = fn;
-    st.ctx = ctx;
-    st.err_msg[0] = 0;
-    pthread_mutex_init(&st.mu, NULL);
-    pthread_t tid[256];
-    pf_arg args[256];
-    int started = 0;
-    for (int t = 1; t < threads; t++) {
-        args[t].st = &st;
-        args[t].worker = t;
-        if (pthread_create(&tid[t], NULL, pf_worker, &args[t]) != 0) break;
-        started = t;
+    job j;
+    memset(&j, 0, sizeof j);
+    j.fn = fn;
+    j.ctx = ctx;
+    j.n = n;
+    atomic_init(&j.next, 0);
+    atomic_init(&j.first_err, 0);
+    pthread_mutex_init(&j.err_mu, NULL);
+    j.want = threads - 1;
+    pthread_mutex_lock(&pool.mu);
+    while (pool.workers < threads - 1) { /* grow the pool to what this job may use */
+        pthread_t t;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int bad = pthread_create(&t, &at, worker_main, NULL);
+        pthread_attr_destroy(&at);
+        if (bad) break; /* fewer helpers: the caller still finishes the job */
+        pool.workers++;
     }
-    args[0].st = &st;
-    args[0].worker = 0;
-    pf_worker(&args[0]);
-    for (int t = 1; t <= started; t++) pthread_join(tid[t], NULL);
-    pthread_mutex_destroy(&st.mu);
-    int e = atomic_load(&st.first_err);
-    if (e) return uw_error_set((uw_status)e, "%s", st.err_msg);
+    j.qnext = pool.queue;
+    pool.queue = &j;
+    pthread_cond_broadcast(&pool.work);
+    pthread_mutex_unlock(&pool.mu);
+    run(&j, 0);
+    pthread_mutex_lock(&pool.mu);
+    if (j.want > 0) dequeue(&j); /* no helper joins from here on */
+    while (j.active > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+    pthread_mutex_destroy(&j.err_mu);
+    int e = atomic_load(&j.first_err);
+    if (e) return uw_error_set((uw_status)e, "%s", j.err_msg);
     return UW_OK;
 }
