@@ -1,9 +1,9 @@
 /* encode.c - the tensor encoder: its passes and the blob around them. Pass 1 counts exponents
- * (the histogram the palette and every choice come from) while the tensor checksum is fed the
- * blocks in order; the code is then chosen (encode_choose.c) and the tiles coded
- * (encode_tiles.c), each pass spread over all threads; the last pass copies the tiles' bits into
- * the blob and writes the plane, the blob checksum fed each piece in order. The bytes do not
- * depend on the thread count or the ISA level (test_encode_same). */
+ * (the histogram the palette and every choice come from); the statistics pass follows
+ * (encode_choose.c), then the code is chosen while another thread hashes the tensor, and the
+ * tiles are coded (encode_tiles.c), each pass spread over all threads; the last pass copies the
+ * tiles' bits into the blob and writes the plane, the blob checksum fed each piece in order. The
+ * bytes do not depend on the thread count or the ISA level (test_encode_same). */
 #include <stdlib.h>
 
 #include "encode_internal.h"
@@ -18,24 +18,16 @@ void uw_encode_params_default(uw_encode_params *p) {
 static uint64_t nblocks(const enc *e) { return (e->n + BLOCK_ELEMS - 1) / BLOCK_ELEMS; }
 static uint64_t block_len(const enc *e, uint64_t i) { return e->n - i * BLOCK_ELEMS < BLOCK_ELEMS ? e->n - i * BLOCK_ELEMS : BLOCK_ELEMS; }
 
-/* ---- pass 1: exponent histogram, tensor checksum ---- */
+/* ---- pass 1: exponent histogram ---- */
 
 typedef struct hist_ctx {
     enc *e;
     uint64_t (*h)[256]; /* per worker */
-    uw_ordered_hash oh;
 } hist_ctx;
-
-static void input_piece(void *ctx, uint64_t i, const void **p, size_t *n) {
-    const hist_ctx *c = ctx;
-    *p = c->e->w + i * BLOCK_ELEMS;
-    *n = block_len(c->e, i) * 2;
-}
 
 static uw_status hist_task(void *ctx, uint64_t i, int worker) {
     hist_ctx *c = ctx;
     c->e->k->hist(c->e->w + i * BLOCK_ELEMS, block_len(c->e, i), c->h[worker]);
-    uw_ordered_hash_done(&c->oh, i);
     return UW_OK;
 }
 
@@ -44,13 +36,7 @@ static uw_status pass_histogram(enc *e) {
     hist_ctx c;
     c.e = e;
     c.h = calloc((size_t)nt, sizeof *c.h);
-    uw_hash_state *h = uw_hash_state_new();
-    uw_status s = c.h && h ? uw_ordered_hash_init(&c.oh, h, nblocks(e), input_piece, &c) : uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
-    if (s == UW_OK) {
-        s = uw_parallel_for(nblocks(e), nt, hist_task, &c);
-        uw_ordered_hash_free(&c.oh);
-    }
-    if (h) e->b.tensor_hash = uw_hash_digest(h);
+    uw_status s = c.h ? uw_parallel_for(nblocks(e), nt, hist_task, &c) : uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
     if (s == UW_OK)
         for (int w = 0; w < nt; w++)
             for (int k = 0; k < 256; k++) e->hist[k] += c.h[w][k];
@@ -75,6 +61,24 @@ static uw_status pass_histogram(enc *e) {
         if (k < 16) e->s17[idx[k]] = (uint8_t)k;
     }
     return UW_OK;
+}
+
+/* ---- the choice of code, and beside it the tensor checksum ---- */
+
+typedef struct choose_ctx {
+    enc *e;
+    const uw_encode_params *p;
+} choose_ctx;
+
+/* task 0 prices the candidates (one thread: it is sequential), task 1 hashes the tensor */
+static uw_status choose_task(void *ctx, uint64_t i, int worker) {
+    choose_ctx *c = ctx;
+    (void)worker;
+    if (i == 1) {
+        c->e->b.tensor_hash = uw_hash64(c->e->w, c->e->n * 2);
+        return UW_OK;
+    }
+    return c->p->codec == UW_CODEC_PALETTE ? UW_OK : uw_enc_choose_code(c->e, c->p);
 }
 
 /* ---- last pass: the tiles' bits into the blob, the plane, the blob checksum ---- */
@@ -119,8 +123,15 @@ static uw_status out_task(void *ctx, uint64_t i, int worker) {
 
 static uw_status assemble(enc *e, uint8_t **blob_out, size_t *size_out) {
     uw_blob *b = &e->b;
-    uint8_t *out = calloc(1, b->total);
+    uint8_t *out = malloc(b->total);
     if (!out) return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory for a %llu-byte blob", (unsigned long long)b->total);
+    /* zero what no pass writes: the small sections before the stream (Huffman; palette IR: before
+     * the plane), the padding after the stream, after the payload (not the whole blob: calloc
+     * clears reused memory byte by byte, as long as the plane) */
+    uint64_t head = b->codec == UW_CODEC_HUFFMAN ? b->off_stream : b->off_plane;
+    memset(out, 0, head);
+    if (b->codec == UW_CODEC_HUFFMAN) memset(out + b->off_stream + b->count, 0, b->off_plane - b->off_stream - b->count);
+    memset(out + b->payload_end, 0, b->total - b->payload_end);
     out_ctx c;
     c.e = e;
     c.out = out;
@@ -228,8 +239,10 @@ static uw_status encode_body(enc *e, const uw_encode_params *p, uint8_t **blob_o
         b->rare_mode = 0;
         memcpy(b->palette, e->order_by_freq, (size_t)nreg);
     } else {
-        UW_FORWARD_IF_ERROR(uw_enc_choose_code(e, p));
+        UW_FORWARD_IF_ERROR(uw_enc_stats(e, p));
     }
+    choose_ctx cc = {e, p};
+    UW_FORWARD_IF_ERROR(uw_parallel_for(2, e->threads, choose_task, &cc));
     uw_blob_layout(b);
     UW_FORWARD_IF_ERROR(uw_enc_tiles(e));
     uw_blob_layout(b); /* the stream's length (Huffman) or the exception count (palette IR) is known */

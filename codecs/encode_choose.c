@@ -249,18 +249,21 @@ static uw_status verbatim_all(const enc *e, plan *pl, int np, const uint64_t *to
     return s;
 }
 
-uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p) {
-    uw_blob *b = &e->b;
-    int want = p->rare_mode;
-    UW_RETURN_ERROR_IF(want == UW_RARE_NONE && e->distinct > 16, UW_ERR_INVALID_ARG,
+uw_status uw_enc_stats(enc *e, const uw_encode_params *p) {
+    UW_RETURN_ERROR_IF(p->rare_mode == UW_RARE_NONE && e->distinct > 16, UW_ERR_INVALID_ARG,
                        "encoder: rare_mode NONE but the tensor has %d distinct exponents (> 16)", e->distinct);
     /* row blocks of about 64K elements (the rare positions come out in order either way) */
     e->nstat = e->n / 65536 < e->rows ? e->n / 65536 : e->rows;
     if (e->nstat < 1) e->nstat = 1;
-    uint64_t rb = e->nstat;
-    e->st = calloc(rb, sizeof *e->st);
+    e->st = calloc(e->nstat, sizeof *e->st);
     if (!e->st) return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
-    UW_FORWARD_IF_ERROR(uw_parallel_for(rb, e->threads, stat_task, e));
+    return uw_parallel_for(e->nstat, e->threads, stat_task, e);
+}
+
+uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p) {
+    uw_blob *b = &e->b;
+    int want = p->rare_mode;
+    uint64_t rb = e->nstat;
     uint64_t tot2[NS17 * NS17] = {0}, tot1[NS17] = {0};
     for (uint64_t k = 0; k < rb; k++)
         for (int a = 0; a < NS17 * NS17; a++) tot2[a] += e->st[k].h2[a];

@@ -45,9 +45,10 @@ typedef struct enc {
     uint8_t *nibbles;            /* palette IR: its section inside the blob */
 } enc;
 
-/* Huffman: statistics, then the rare mode, symbol order (and chunk) of least exact size; sets the
- * header fields (nsym, rare_mode, palette, order, chunk_log2, code lengths), e->codes and e->rare
- * (encode_choose.c). */
+/* Huffman: the statistics pass (encode_choose.c); then the rare mode, symbol order (and chunk)
+ * of least exact size, setting the header fields (nsym, rare_mode, palette, order, chunk_log2,
+ * code lengths), e->codes and e->rare. */
+uw_status uw_enc_stats(enc *e, const uw_encode_params *p);
 uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p);
 
 /* The blob's tiles: Huffman bit streams (tile t's bytes in e->tbuf[t], lane offsets) or the

@@ -1,6 +1,8 @@
 /* threads.c - uw_parallel_for over a persistent pool of worker threads (started on first need,
  * then reused: the encoder and decoder run several short passes per tensor, and starting threads
- * for each cost more than a small tensor's pass). Dynamic scheduling; the caller works on its own
+ * for each cost more than a small tensor's pass). A worker that runs out of work watches for the
+ * next job a little while before it sleeps: waking a sleeping thread takes tens of microseconds,
+ * the length of a whole pass over a small tensor. Dynamic scheduling; the caller works on its own
  * job too, so a job completes even when every worker is busy with another application thread's. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,16 +62,30 @@ static void run(job *j, int worker) {
 static void dequeue(job *j) {
     for (job **q = &pool.queue; *q; q = &(*q)->qnext)
         if (*q == j) {
-            *q = j->qnext;
+            __atomic_store_n(q, j->qnext, __ATOMIC_RELAXED);
             return;
         }
+}
+
+/* how long an idle worker watches for work before it sleeps (pause instructions, ~0.1-0.3 ms) */
+#define SPIN 20000
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
 }
 
 static void *worker_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&pool.mu);
     for (;;) {
-        while (!pool.queue) pthread_cond_wait(&pool.work, &pool.mu);
+        if (!__atomic_load_n(&pool.queue, __ATOMIC_RELAXED)) {
+            pthread_mutex_unlock(&pool.mu);
+            for (int i = 0; i < SPIN && !__atomic_load_n(&pool.queue, __ATOMIC_RELAXED); i++) cpu_relax();
+            pthread_mutex_lock(&pool.mu);
+        }
+        while (!__atomic_load_n(&pool.queue, __ATOMIC_RELAXED)) pthread_cond_wait(&pool.work, &pool.mu);
         job *j = pool.queue;
         int me = ++j->joined;
         j->active++;
@@ -110,7 +126,7 @@ uw_status uw_parallel_for(uint64_t n, int threads, uw_task_fn fn, void *ctx) {
         pool.workers++;
     }
     j.qnext = pool.queue;
-    pool.queue = &j;
+    __atomic_store_n(&pool.queue, &j, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&pool.work);
     pthread_mutex_unlock(&pool.mu);
     run(&j, 0);
