@@ -33,8 +33,15 @@ struct uw_fast_tab {
     uint64_t m[1 << UW_DT_MAX_BITS];
     uint32_t d[1 << UW_DT_MAX_BITS]; /* the shared decode table, replicated to 12-bit windows */
     int inline_esc;                  /* m resolves escapes in the hot loop (escape-heavy blobs) */
+    uint32_t wmask;                  /* m covers windows of 12 bits, or 10 for small tensors */
     const uw_codec_kern *k;
 };
+
+/* Tensors under this many elements index m by 10-bit windows (a quarter of the table to build,
+ * which costs as much as decoding a tensor of ~16K elements); a window whose first code is longer
+ * is stepped exactly, like an escape. */
+#define SMALL_ELEMS ((uint64_t)1 << 18)
+#define SMALL_BITS 10
 
 /* Blobs whose codes hold an escape this often (by the code's implied probability, 2^-length per
  * code) decode faster with escapes resolved in the hot loop than by leaving it at each. */
@@ -43,37 +50,42 @@ struct uw_fast_tab {
 static void tab_build(const uw_blob *b, uw_fast_tab *ft) {
     uint32_t dt[1 << UW_DT_MAX_BITS];
     uw_dtab_build(b, dt);
-    uint32_t lm = (1u << b->maxlen) - 1, step = b->order == 2 ? 2 : 1;
+    uint32_t lm = (1u << b->maxlen) - 1, step = b->order == 2 ? 2 : 1, nesc = 0;
+    for (uint32_t i = 0; i <= lm; i++) nesc += uw_dt_esc_a(dt[i]) || (step == 2 && uw_dt_esc_b(dt[i]));
+    ft->inline_esc = nesc >= INLINE_ESC_RATE * (lm + 1);
+    uint32_t wbits = b->n < SMALL_ELEMS && !ft->inline_esc ? SMALL_BITS : UW_DT_MAX_BITS, nw = 1u << wbits;
+    ft->wmask = nw - 1;
     for (uint32_t i = 0; i < (1u << UW_DT_MAX_BITS); i++) ft->d[i] = dt[i & lm];
-    double esc_rate = 0;
-    for (uint32_t i = 0; i <= lm; i++)
-        if (uw_dt_esc_a(dt[i]) || uw_dt_esc_b(dt[i])) esc_rate += 1.0 / (double)(lm + 1);
-    ft->inline_esc = esc_rate >= INLINE_ESC_RATE;
-    for (uint32_t i = 0; i < (1u << UW_DT_MAX_BITS); i++) {
-        uint32_t pos = 0, cnt = 0;
-        uint64_t x = 0, extra = 0;
-        while (cnt + step <= 4) {
-            uint32_t d = ft->d[(i >> pos) & 0xFFF], l = uw_dt_len(d);
-            if (pos + l > UW_DT_MAX_BITS) break;
-            uint32_t ea = uw_dt_esc_a(d), eb = step == 2 && uw_dt_esc_b(d);
-            if (ea || eb) {
-                if (!cnt) {
-                    extra = M_ESC;
-                    if (ft->inline_esc) { /* the code alone, its raw bytes counted in its bits */
-                        x = (ea ? 0 : uw_dt_exp_a(d)) | (uint64_t)(step == 2 && !eb ? uw_dt_exp_b(d) : 0) << 8;
-                        extra |= (uint64_t)l << 44 | (uint64_t)(ea | eb << 1) << 50;
-                        pos = l + 8 * (ea + eb);
-                        cnt = step;
-                    }
-                }
-                break;
-            }
-            x |= (uint64_t)uw_dt_exp_a(d) << (8 * cnt);
-            if (step == 2) x |= (uint64_t)uw_dt_exp_b(d) << (8 * (cnt + 1));
-            cnt += step;
-            pos += l;
+    /* one code per window first (s1), in the multi-code layout */
+    uint64_t s1[1 << UW_DT_MAX_BITS];
+    for (uint32_t i = 0; i < nw; i++) {
+        uint32_t d = ft->d[i], l = uw_dt_len(d), ea = uw_dt_esc_a(d), eb = step == 2 && uw_dt_esc_b(d);
+        uint64_t x = uw_dt_exp_a(d) | (uint64_t)(step == 2 ? uw_dt_exp_b(d) : 0) << 8;
+        if (l > wbits) {
+            s1[i] = M_ESC; /* a code longer than the window: an exact step takes it */
+        } else if (!ea && !eb) {
+            s1[i] = l | x << 8 | (uint64_t)step << 58;
+        } else if (ft->inline_esc) { /* the code alone, its raw bytes counted in its bits */
+            x &= (ea ? ~(uint64_t)0xFF : ~(uint64_t)0) & (eb ? ~(uint64_t)0xFF00 : ~(uint64_t)0);
+            s1[i] = (l + 8 * (ea + eb)) | x << 8 | M_ESC | (uint64_t)l << 44 | (uint64_t)(ea | eb << 1) << 50 | (uint64_t)step << 58;
+        } else {
+            s1[i] = M_ESC; /* nothing: an exact step takes it */
         }
-        ft->m[i] = pos | x << 8 | extra | (uint64_t)cnt << 58;
+    }
+    /* then every whole code that follows in the window, up to 4 exponents, stopping at an escape
+     * (without branches: whether a code fits is data, and mispredicted branches cost more than
+     * building the table otherwise does) */
+    int more = step == 2 ? 1 : 3;
+    for (uint32_t i = 0; i < nw; i++) {
+        uint64_t e = s1[i], go = !(e & M_ESC);
+        for (int k = 0; k < more; k++) {
+            uint32_t pos = M_BITS(e), cnt = M_CNT(e);
+            uint64_t f = s1[i >> pos];
+            go &= !(f & M_ESC) & (pos + M_BITS(f) <= wbits);
+            uint64_t g = (pos + M_BITS(f)) | ((e >> 8 & 0xFFFFFFFF) | (f >> 8 & 0xFFFF) << (8 * cnt)) << 8 | (uint64_t)(cnt + step) << 58;
+            e = go ? g : e;
+        }
+        ft->m[i] = e;
     }
 }
 
@@ -284,7 +296,7 @@ static inline void block_len(const pool *P, int n, uint64_t *rem, uint64_t *read
 #define HOT2(p, o)                                                                                  \
     {                                                                                               \
         uint64_t v_ = ld64(s + (p >> 3)) >> (p & 7);                                                \
-        uint64_t a_ = M[v_ & 0xFFF], c_ = M[(v_ >> M_BITS(a_)) & 0xFFF];                            \
+        uint64_t a_ = M[v_ & wm], c_ = M[(v_ >> M_BITS(a_)) & wm];                                  \
         esc |= a_;                                                                                  \
         uint32_t x_ = (uint32_t)(a_ >> 8), y_ = (uint32_t)(c_ >> 8);                                \
         memcpy(o, &x_, 4);                                                                          \
@@ -300,13 +312,13 @@ static inline void block_len(const pool *P, int n, uint64_t *rem, uint64_t *read
 #define HOT4(p, o)                                                                                  \
     {                                                                                               \
         uint64_t v_ = ld64(s + (p >> 3)) >> (p & 7);                                                \
-        uint64_t a_ = M[v_ & 0xFFF];                                                                \
+        uint64_t a_ = M[v_ & wm];                                                                   \
         v_ >>= M_BITS(a_);                                                                          \
-        uint64_t c_ = M[v_ & 0xFFF];                                                                \
+        uint64_t c_ = M[v_ & wm];                                                                   \
         v_ >>= M_BITS(c_);                                                                          \
-        uint64_t e_ = M[v_ & 0xFFF];                                                                \
+        uint64_t e_ = M[v_ & wm];                                                                   \
         v_ >>= M_BITS(e_);                                                                          \
-        uint64_t f_ = M[v_ & 0xFFF];                                                                \
+        uint64_t f_ = M[v_ & wm];                                                                   \
         esc |= f_;                                                                                  \
         uint64_t s1_ = a_ + c_, s2_ = s1_ + e_, s_ = s2_ + f_;                                     \
         uint32_t xa_ = (uint32_t)(a_ >> 8), xc_ = (uint32_t)(c_ >> 8), xe_ = (uint32_t)(e_ >> 8);  \
@@ -327,7 +339,7 @@ static const uint32_t ESC_PUT[4] = {0, 0xFF, 0xFF | 8u << 16, 0xFFFF}; /* mask o
 #define HOT2_ESC(p, o)                                                                              \
     {                                                                                               \
         uint64_t v_ = ld64(s + (p >> 3)) >> (p & 7);                                                \
-        uint64_t a_ = M[v_ & 0xFFF], c_ = M[(v_ >> M_BITS(a_)) & 0xFFF];                            \
+        uint64_t a_ = M[v_ & wm], c_ = M[(v_ >> M_BITS(a_)) & wm];                                  \
         c_ = c_ & M_ESC ? 0 : c_;                                                                   \
         uint32_t r_ = (uint32_t)(v_ >> ((a_ >> 44) & 63)), e_ = ESC_PUT[(a_ >> 50) & 3];           \
         uint32_t x_ = (uint32_t)(a_ >> 8) | (r_ & e_ & 0xFFFF) << (e_ >> 16);                      \
@@ -347,6 +359,7 @@ static uw_status pool_run(pool *P) {
     const uint64_t *M = P->ft->m;
     const uint8_t *s = P->s;
     const int inl = P->ft->inline_esc;
+    const uint64_t wm = P->ft->wmask;
     while (P->n > 0) {
         int n = P->n;
         uint64_t rem, reads, esc = 0;
@@ -386,7 +399,8 @@ static uw_status pool_run(pool *P) {
         /* every slot: past an escape by one exact step, then ready again (or the next lane) */
         for (int k = P->n - 1; k >= 0; k--) {
             slot *x = &P->sl[k];
-            if (!inl && x->o < x->run_end && (M[peek(P, x->pos) & 0xFFF] & M_ESC)) UW_FORWARD_IF_ERROR(exact_one(P, x));
+            /* a window that yields nothing (an escape, a code longer than the window) */
+            if (x->o < x->run_end && !M_CNT(M[peek(P, x->pos) & wm])) UW_FORWARD_IF_ERROR(exact_one(P, x));
             UW_FORWARD_IF_ERROR(refill(P, k));
         }
     }

@@ -357,20 +357,26 @@ uw_status uw_compress_file(const char *in, const char *out, const uw_compress_op
 
 /* ---------------------------------------------------------------- decompress -------------- */
 
-typedef struct write_sink {
-    int fd;
-    uint64_t at; /* output file offset of the tensor */
-    const char *out;
-} write_sink;
+void uw_file_release_stored(const uw_file *f, size_t i) { uw_file_release_unit(f, i, i + 1); }
 
-static uw_status sink_write(void *user, const void *data, uint64_t offset, uint64_t size) {
-    write_sink *w = user;
-    return uw_pwrite_all(w->fd, data, size, w->at + offset, w->out);
-}
-
-void uw_file_release_stored(const uw_file *f, size_t i) {
-    const st_tensor *t = f->e[i].stored;
-    uw_file_release(f, 8 + f->outer.header_len + t->begin, t->end - t->begin);
+void uw_file_release_unit(const uw_file *f, size_t i, size_t z) {
+    /* one call for a unit whose stored bytes are one run (the usual case: each call costs the other
+     * threads' TLBs a shootdown), else tensor by tensor */
+    uint64_t lo = UINT64_MAX, hi = 0, sum = 0;
+    for (size_t k = i; k < z; k++) {
+        const st_tensor *t = f->e[k].stored;
+        lo = t->begin < lo ? t->begin : lo;
+        hi = t->end > hi ? t->end : hi;
+        sum += t->end - t->begin;
+    }
+    if (z > i && hi - lo == sum) {
+        uw_file_release(f, 8 + f->outer.header_len + lo, hi - lo);
+        return;
+    }
+    for (size_t k = i; k < z; k++) {
+        const st_tensor *t = f->e[k].stored;
+        uw_file_release(f, 8 + f->outer.header_len + t->begin, t->end - t->begin);
+    }
 }
 
 uw_status uw_decompress_write(const uw_file *f, int fd, const char *out, int threads, uw_progress_fn progress, void *user) {
@@ -379,16 +385,23 @@ uw_status uw_decompress_write(const uw_file *f, int fd, const char *out, int thr
     uw_status s = uw_pwrite_all(fd, hdr, 8, 0, out);
     if (s == UW_OK) s = uw_pwrite_all(fd, f->orig_json, f->orig_json_len, 8, out);
     uint64_t base = 8 + f->orig_json_len, done = 0, total = uw_file_work(f);
-    /* streaming: each tensor is decoded band by band (about 32 MiB) straight into the output,
-     * so memory does not grow with the largest tensor */
-    for (size_t i = 0; i < f->n && s == UW_OK; i++) {
-        const uw_entry *e = &f->e[i];
-        write_sink ws = {fd, base + e->orig->begin, out};
-        s = uw_file_decode_stream(f, i, threads, sink_write, &ws);
-        uw_file_release_stored(f, i);
-        done += e->orig->end - e->orig->begin;
+    /* units of tensors decoded and written on all threads (file_decode.c); each tensor's bytes go
+     * straight to their place in the output; memory stays within a unit */
+    uw_status *st = malloc(UW_FILE_UNIT_MAX * sizeof *st);
+    char(*msg)[UW_FILE_MSG] = malloc(UW_FILE_UNIT_MAX * sizeof *msg);
+    if (s == UW_OK && (!st || !msg)) s = uw_error_set(UW_ERR_NOMEM, "out of memory");
+    for (size_t i = 0, z; i < f->n && s == UW_OK; i = z) {
+        z = uw_file_unit_end(f, i);
+        s = uw_file_decode_unit(f, i, z, threads, fd, base, out, st, msg);
+        for (size_t k = i; k < z && s == UW_OK; k++) {
+            if (st[k - i] != UW_OK) s = uw_error_set(st[k - i], "%s", msg[k - i]);
+            done += f->e[k].orig->end - f->e[k].orig->begin;
+        }
+        uw_file_release_unit(f, i, z);
         if (s == UW_OK && progress && progress(user, done, total)) s = uw_error_set(UW_ERR_IO, "cancelled");
     }
+    free(st);
+    free(msg);
     return s;
 }
 

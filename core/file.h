@@ -58,6 +58,18 @@ uw_status uw_file_check_passthrough(const uw_file *f, size_t i, const void *data
 typedef uw_status (*uw_sink_fn)(void *user, const void *data, uint64_t offset, uint64_t size);
 uw_status uw_file_decode_stream(const uw_file *f, size_t i, int threads, uw_sink_fn sink, void *user);
 
+/* Whole-file decoding in units (file_decode.c): a large tensor alone, or a run of small ones
+ * decoded side by side. uw_file_unit_end: the end of the unit starting at tensor i.
+ * uw_file_decode_unit decodes tensors [i, z) on `threads` threads, checks every checksum, and
+ * with fd >= 0 writes each tensor's original bytes at base + its original offset (out names the
+ * output in messages). Each tensor's verdict goes to st[k - i], its message (naming the file and
+ * the tensor) to msg[k - i]; the return value is UW_OK unless the unit could not run at all. */
+#define UW_FILE_MSG 512
+#define UW_FILE_UNIT_MAX 256
+size_t uw_file_unit_end(const uw_file *f, size_t i);
+uw_status uw_file_decode_unit(const uw_file *f, size_t i, size_t z, int threads, int fd, uint64_t base, const char *out, uw_status *st,
+                              char (*msg)[UW_FILE_MSG]);
+
 /* Tell the kernel the mapped bytes [off, off + len) of the file are done with: their pages leave
  * the process's resident set (they stay in the page cache). Only for uw_file_open mappings. */
 void uw_file_release(const uw_file *f, uint64_t off, uint64_t len);
@@ -69,8 +81,9 @@ typedef enum uw_file_op { UW_OP_COMPRESS, UW_OP_DECOMPRESS, UW_OP_VERIFY } uw_fi
 uw_status uw_file_expect(const uw_file *f, uw_file_op op);
 /* Bytes of original tensor data: the unit of every whole-file progress report. */
 uint64_t uw_file_work(const uw_file *f);
-/* Let the stored bytes of tensor i leave the resident set once consumed. */
+/* Let the stored bytes of tensor i (of tensors [i, z)) leave the resident set once consumed. */
 void uw_file_release_stored(const uw_file *f, size_t i);
+void uw_file_release_unit(const uw_file *f, size_t i, size_t z);
 /* Write the compressed (decompressed) image of f into fd, an empty temporary; `out` names the
  * output in messages. f must be plain (compressed): uw_file_expect first. */
 uw_status uw_compress_write(const uw_file *f, int fd, const char *out, const uw_compress_options *o);

@@ -363,28 +363,40 @@ static uw_status verify_one(vrun *v, const char *path) {
         v->sp.p.file_total = uw_file_work(f);
         if (v->sp.single) v->sp.p.total = v->sp.p.file_total;
     }
-    for (size_t i = 0; i < f->n && s == UW_OK; i++) {
-        const char *name = f->e[i].orig->name;
-        uw_status t = uw_file_verify_tensor(f, i, v->o->threads);
-        uw_file_release_stored(f, i);
-        v->r->tensors++;
-        if (t == UW_ERR_NOMEM) {
-            s = t;
-            break;
-        }
-        if (t != UW_OK) {
-            v->r->failed++;
-            if (v->first == UW_OK) {
-                v->first = t;
-                snprintf(v->first_msg, sizeof v->first_msg, "%s", uw_last_error());
+    /* units of tensors decoded on all threads (file_decode.c); verdicts reported in file order */
+    uw_status *st = malloc(UW_FILE_UNIT_MAX * sizeof *st);
+    char(*msg)[UW_FILE_MSG] = malloc(UW_FILE_UNIT_MAX * sizeof *msg);
+    if (s == UW_OK && (!st || !msg)) s = uw_error_set(UW_ERR_NOMEM, "%s: out of memory", path);
+    for (size_t i = 0, z; i < f->n && s == UW_OK; i = z) {
+        z = uw_file_unit_end(f, i);
+        s = uw_file_decode_unit(f, i, z, v->o->threads, -1, 0, NULL, st, msg);
+        for (size_t k = i; k < z && s == UW_OK; k++) {
+            uw_status t = st[k - i];
+            v->r->tensors++;
+            if (t == UW_ERR_NOMEM) {
+                s = uw_error_set(t, "%s", msg[k - i]);
+                break;
             }
-            if (v->o->on_failure) v->o->on_failure(v->o->user, path, name, t, uw_last_error());
+            if (t != UW_OK) {
+                v->r->failed++;
+                if (v->first == UW_OK) {
+                    v->first = t;
+                    snprintf(v->first_msg, sizeof v->first_msg, "%s", msg[k - i]);
+                }
+                if (v->o->on_failure) {
+                    uw_error_set(t, "%s", msg[k - i]); /* the callback may read uw_last_error() */
+                    v->o->on_failure(v->o->user, path, f->e[k].orig->name, t, msg[k - i]);
+                }
+            }
+            done += f->e[k].orig->end - f->e[k].orig->begin;
         }
-        done += f->e[i].orig->end - f->e[i].orig->begin;
+        uw_file_release_unit(f, i, z);
         v->sp.p.file_done = done;
         v->sp.p.done = v->sp.base + done;
-        if (v->o->progress && v->o->progress(v->o->user, &v->sp.p)) s = uw_error_set(UW_ERR_IO, "%s: cancelled", path);
+        if (s == UW_OK && v->o->progress && v->o->progress(v->o->user, &v->sp.p)) s = uw_error_set(UW_ERR_IO, "%s: cancelled", path);
     }
+    free(st);
+    free(msg);
     uw_file_close(f);
     return s;
 }

@@ -35,12 +35,14 @@ typedef struct job {
     struct job *qnext;         /* the pool's queue of jobs wanting helpers */
 } job;
 
+#define MAX_WORKERS 255
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t work, done;
     job *queue;
-    int workers;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0};
+    int workers, stop;
+    pthread_t tid[MAX_WORKERS];
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, {0}};
 
 static void run(job *j, int worker) {
     for (;;) {
@@ -85,7 +87,8 @@ static void *worker_main(void *arg) {
             for (int i = 0; i < SPIN && !__atomic_load_n(&pool.queue, __ATOMIC_RELAXED); i++) cpu_relax();
             pthread_mutex_lock(&pool.mu);
         }
-        while (!__atomic_load_n(&pool.queue, __ATOMIC_RELAXED)) pthread_cond_wait(&pool.work, &pool.mu);
+        while (!__atomic_load_n(&pool.queue, __ATOMIC_RELAXED) && !pool.stop) pthread_cond_wait(&pool.work, &pool.mu);
+        if (pool.stop) break;
         job *j = pool.queue;
         int me = ++j->joined;
         j->active++;
@@ -95,7 +98,19 @@ static void *worker_main(void *arg) {
         pthread_mutex_lock(&pool.mu);
         if (--j->active == 0) pthread_cond_broadcast(&pool.done);
     }
+    pthread_mutex_unlock(&pool.mu);
     return NULL;
+}
+
+/* At exit (or when a shared library is unloaded) the workers end and are joined: nothing of
+ * theirs outlives the library. */
+__attribute__((destructor)) static void pool_stop(void) {
+    pthread_mutex_lock(&pool.mu);
+    pool.stop = 1;
+    pthread_cond_broadcast(&pool.work);
+    int n = pool.workers;
+    pthread_mutex_unlock(&pool.mu);
+    for (int i = 0; i < n; i++) pthread_join(pool.tid[i], NULL);
 }
 
 uw_status uw_parallel_for(uint64_t n, int threads, uw_task_fn fn, void *ctx) {
@@ -115,14 +130,8 @@ uw_status uw_parallel_for(uint64_t n, int threads, uw_task_fn fn, void *ctx) {
     pthread_mutex_init(&j.err_mu, NULL);
     j.want = threads - 1;
     pthread_mutex_lock(&pool.mu);
-    while (pool.workers < threads - 1) { /* grow the pool to what this job may use */
-        pthread_t t;
-        pthread_attr_t at;
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        int bad = pthread_create(&t, &at, worker_main, NULL);
-        pthread_attr_destroy(&at);
-        if (bad) break; /* fewer helpers: the caller still finishes the job */
+    while (pool.workers < threads - 1 && pool.workers < MAX_WORKERS && !pool.stop) { /* grow the pool to what this job may use */
+        if (pthread_create(&pool.tid[pool.workers], NULL, worker_main, NULL)) break; /* fewer helpers: the caller still finishes */
         pool.workers++;
     }
     j.qnext = pool.queue;
