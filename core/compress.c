@@ -124,19 +124,50 @@ static uw_status encode_job(cctx *c, job *j, int threads) {
     return UW_OK;
 }
 
-/* Append an encoded blob at the next data offset (jobs are written in original order, so the
- * output does not depend on the thread count), free it, report progress. */
-static uw_status write_job(cctx *c, job *j) {
-    j->out_off = c->pos;
-    c->pos += j->out_size;
-    uw_status s = uw_pwrite_all(c->fd, j->blob, j->out_size, c->data_start + j->out_off, c->out);
-    free(j->blob);
-    j->blob = NULL;
-    /* the input tensor is consumed: its mapped pages may leave the resident set */
-    uw_file_release(c->in, 8 + c->in->outer.header_len + j->t->begin, j->t->end - j->t->begin);
-    c->done += j->t->end - j->t->begin;
-    if (s == UW_OK && c->o->progress && c->o->progress(c->o->progress_user, c->done, c->total))
-        s = uw_error_set(UW_ERR_IO, "cancelled");
+/* Write encoded blobs at consecutive data offsets, in original order (so the output does not
+ * depend on the thread count): offsets first, then the writes on all threads in pieces of up to
+ * WRITE_PIECE (the kernel's copy into the page cache is the cost), then the blobs are freed and
+ * the consumed input released. */
+#define WRITE_PIECE ((uint64_t)8 << 20)
+
+typedef struct write_ctx {
+    cctx *c;
+    job **jobs;
+    int n;
+    uint64_t *first; /* piece index where job k starts; first[n] = pieces */
+} write_ctx;
+
+static uw_status write_task(void *ctx, uint64_t p, int worker) {
+    write_ctx *w = ctx;
+    (void)worker;
+    int k = 0;
+    while (w->first[k + 1] <= p) k++;
+    job *j = w->jobs[k];
+    uint64_t at = (p - w->first[k]) * WRITE_PIECE, n = j->out_size - at < WRITE_PIECE ? j->out_size - at : WRITE_PIECE;
+    return uw_pwrite_all(w->c->fd, j->blob + at, n, w->c->data_start + j->out_off + at, w->c->out);
+}
+
+static uw_status write_jobs(cctx *c, job **jobs, int n, int threads) {
+    uint64_t *first = malloc(((size_t)n + 1) * sizeof *first);
+    if (!first) return uw_error_set(UW_ERR_NOMEM, "out of memory");
+    first[0] = 0;
+    for (int k = 0; k < n; k++) {
+        jobs[k]->out_off = c->pos;
+        c->pos += jobs[k]->out_size;
+        first[k + 1] = first[k] + (jobs[k]->out_size + WRITE_PIECE - 1) / WRITE_PIECE;
+    }
+    write_ctx w = {c, jobs, n, first};
+    uw_status s = uw_parallel_for(first[n], threads, write_task, &w);
+    free(first);
+    for (int k = 0; k < n; k++) {
+        job *j = jobs[k];
+        free(j->blob);
+        j->blob = NULL;
+        /* the input tensor is consumed: its mapped pages may leave the resident set */
+        uw_file_release(c->in, 8 + c->in->outer.header_len + j->t->begin, j->t->end - j->t->begin);
+        c->done += j->t->end - j->t->begin;
+    }
+    if (s == UW_OK && c->o->progress && c->o->progress(c->o->progress_user, c->done, c->total)) s = uw_error_set(UW_ERR_IO, "cancelled");
     return s;
 }
 
@@ -240,38 +271,41 @@ static uw_status compress_run(cctx *c) {
     UW_RETURN_ERROR_IF(c->data_start - 8 > UW_MAX_HEADER_BYTES, UW_ERR_LIMIT, "output header would exceed %llu bytes",
                        (unsigned long long)UW_MAX_HEADER_BYTES);
 
-    /* big tensors one at a time with tile-parallel threads; runs of small ones side by side,
-     * one per thread, then written in order */
+    /* big tensors one at a time with tile-parallel threads; runs of small ones side by side, a
+     * tensor per task (up to BATCH of them, BATCH_BYTES of input), then written in order */
     int threads = uw_threads_resolve(o->params.threads);
     const uint64_t big = (uint64_t)1 << 22;
-    job **batch = malloc(sizeof *batch * (size_t)threads);
-    if (!batch) return uw_error_set(UW_ERR_NOMEM, "out of memory");
+    enum { BATCH = 64 };
+    const uint64_t BATCH_BYTES = (uint64_t)256 << 20;
+    job *batch[BATCH];
     uw_status s = UW_OK;
     for (size_t i = 0; i < c->njobs && s == UW_OK;) {
         job *j = &c->jobs[i];
         if (!j->compress) { i++; continue; }
         if (j->t->numel >= big || threads == 1) {
             s = encode_job(c, j, threads);
-            if (s == UW_OK) s = write_job(c, j);
+            if (s == UW_OK) s = write_jobs(c, &j, 1, threads);
+            free(j->blob);
+            j->blob = NULL;
             i++;
             continue;
         }
         int nb = 0;
-        while (i < c->njobs && nb < threads) {
+        uint64_t bytes = 0;
+        while (i < c->njobs && nb < BATCH) {
             job *q = &c->jobs[i];
-            if (q->compress && q->t->numel >= big) break;
-            if (q->compress) batch[nb++] = q;
+            if (q->compress && (q->t->numel >= big || (nb && bytes + q->t->numel * 2 > BATCH_BYTES))) break;
+            if (q->compress) batch[nb++] = q, bytes += q->t->numel * 2;
             i++;
         }
         batch_ctx bc = {c, batch};
         s = uw_parallel_for((uint64_t)nb, threads, batch_task, &bc);
+        if (s == UW_OK) s = write_jobs(c, batch, nb, threads);
         for (int k = 0; k < nb; k++) {
-            if (s == UW_OK) s = write_job(c, batch[k]);
             free(batch[k]->blob);
             batch[k]->blob = NULL;
         }
     }
-    free(batch);
     UW_FORWARD_IF_ERROR(s);
     /* passthrough tensors after the blobs, in their original order */
     for (size_t i = 0; i < c->njobs; i++) {
