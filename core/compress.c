@@ -380,7 +380,7 @@ uw_status uw_compress_file(const char *in, const char *out, const uw_compress_op
     s = uw_atomic_begin(out, &fd, &tmp);
     if (s == UW_OK) {
         s = uw_compress_write(f, fd, out, o);
-        uw_status e = uw_atomic_end(fd, tmp, out, s == UW_OK);
+        uw_status e = uw_atomic_end_sync(fd, tmp, out, s == UW_OK, uw_fsync_wanted(1));
         if (s == UW_OK) s = e;
     }
     if (s != UW_OK && strncmp(uw_last_error(), in, strlen(in)) && strncmp(uw_last_error(), out, strlen(out)))
@@ -454,7 +454,7 @@ uw_status uw_decompress_file(const char *in, const char *out, int threads, uw_pr
     s = uw_atomic_begin(out, &fd, &tmp);
     if (s == UW_OK) {
         s = uw_decompress_write(f, fd, out, threads, progress, user);
-        uw_status e = uw_atomic_end(fd, tmp, out, s == UW_OK);
+        uw_status e = uw_atomic_end_sync(fd, tmp, out, s == UW_OK, uw_fsync_wanted(0));
         if (s == UW_OK) s = e;
     }
     uw_file_close(f);

@@ -390,16 +390,25 @@ uw_status uw_atomic_begin(const char *path, int *fd, char **tmp) {
     return UW_OK;
 }
 
-uw_status uw_atomic_sync(int fd, const char *path) {
+int uw_fsync_wanted(int dflt) {
+    const char *e = getenv("UW_FSYNC");
+    return e && *e ? strcmp(e, "0") != 0 : dflt;
+}
+
+uw_status uw_atomic_close(int fd, const char *path, int sync) {
     uw_status s = UW_OK;
-    if (fsync(fd)) s = uw_error_set(UW_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+    if (sync && fsync(fd)) s = uw_error_set(UW_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
     if (close(fd) && s == UW_OK) s = uw_error_set(UW_ERR_IO, "%s: close failed: %s", path, strerror(errno));
     return s;
 }
 
-uw_status uw_atomic_end(int fd, char *tmp, const char *path, int commit) {
+uw_status uw_atomic_sync(int fd, const char *path) { return uw_atomic_close(fd, path, 1); }
+
+uw_status uw_atomic_end(int fd, char *tmp, const char *path, int commit) { return uw_atomic_end_sync(fd, tmp, path, commit, 1); }
+
+uw_status uw_atomic_end_sync(int fd, char *tmp, const char *path, int commit, int sync) {
     uw_status s = UW_OK;
-    if (commit) s = uw_atomic_sync(fd, path);
+    if (commit) s = uw_atomic_close(fd, path, sync);
     else close(fd);
     if (commit && s == UW_OK && rename(tmp, path)) s = uw_error_set(UW_ERR_IO, "%s: rename failed: %s", path, strerror(errno));
     if (!commit || s != UW_OK) unlink(tmp);

@@ -40,9 +40,17 @@ uw_status uw_file_open_buffer(const void *data, uint64_t size, const char *name,
 uw_status uw_atomic_begin(const char *path, int *fd, char **tmp);
 /* fsync + rename over path (commit) or unlink (abort); frees tmp. */
 uw_status uw_atomic_end(int fd, char *tmp, const char *path, int commit);
+/* The same, the fsync only when sync is set. */
+uw_status uw_atomic_end_sync(int fd, char *tmp, const char *path, int commit, int sync);
 /* fsync + close a temporary without renaming it (errors name path): for outputs that are
- * renamed together later (uw_compress_model). */
+ * renamed together later (uw_compress_model); uw_atomic_close fsyncs only when sync is set. */
 uw_status uw_atomic_sync(int fd, const char *path);
+uw_status uw_atomic_close(int fd, const char *path, int sync);
+/* Whether an output is made durable (fsync) before it takes its name: the environment variable
+ * UW_FSYNC (1 or 0) decides, else dflt. Compressed outputs default to 1 (they may become the only
+ * copy of the weights); decompressed ones to 0, like zstd -d and cp (the compressed file can
+ * always make them again, and an fsync costs about as much as decoding the whole file). */
+int uw_fsync_wanted(int dflt);
 /* write all bytes at offset */
 uw_status uw_pwrite_all(int fd, const void *p, uint64_t n, uint64_t off, const char *what);
 

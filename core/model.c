@@ -254,7 +254,7 @@ static uw_status convert_one(model *m, size_t i, uw_file_op op, const uw_compres
         } else {
             s = uw_decompress_write(f, fd, m->outs[i], sp->o->threads, pf, sp);
         }
-        if (s == UW_OK) s = uw_atomic_sync(fd, m->outs[i]);
+        if (s == UW_OK) s = uw_atomic_close(fd, m->outs[i], uw_fsync_wanted(op == UW_OP_COMPRESS));
         else close(fd);
         sp->base += m->work[i];
     }
