@@ -12,7 +12,10 @@
 #    cached): EmbeddingGemma-300M and all-MiniLM-L6-v2, FP32 upstream, BF16 by RNE;
 # 4. runs the end-to-end check on the LLM (bench/e2e-real.sh: compress, verify, decompress,
 #    cmp, peak RSS);
-# 5. measures every codec on the same tensors in interleaved rounds (bench/compare.py) and
+# 5. times whole processes file to file (bench/file_bench.py): unweight compress / decompress /
+#    verify against the zstd CLI (-3) and ZipNN on each model file and on a file of many small
+#    tensors made from the first model, each run a fresh process, best of R;
+# 6. measures every codec on the same tensors in interleaved rounds (bench/compare.py) and
 #    writes bench/results/DATE-HOST.md (tables), .json (every figure), .png (chart); prints
 #    the tables.
 # Defaults: R = 3 rounds, N = all cores. About 6-8 minutes on a 2-core VM once installed.
@@ -34,7 +37,7 @@ while [ $# -gt 0 ]; do
     --model) MODELS+=("$2"); shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-e2e) E2E=0; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 1 ;;
   esac
 done
@@ -98,9 +101,19 @@ if [ $E2E = 1 ]; then
   [ -f "$TMP/e2e.json" ] && e2e_args=(--e2e "$TMP/e2e.json")
 fi
 
-# 5. measurements, tables, chart
+# 5. whole processes, file to file
 mkdir -p "$(dirname "$OUT")"
+file_args=()
+for m in "${MODELS[@]}"; do file_args+=(--file "$m=$CACHE/models/$m/model.safetensors"); done
+"$PY" "$ROOT/bench/file_bench.py" --unweight "$UW" "${file_args[@]}" \
+  --small-from "$CACHE/models/${MODELS[0]}/model.safetensors" --out "$TMP/files.json" \
+  --repeat "$REPEAT" --threads "$THREADS" --tmp "$TMP/files" --python "$PY" >&2 ||
+  say "whole-file timings FAILED (see above)"
+files_args=()
+[ -f "$TMP/files.json" ] && files_args=(--files "$TMP/files.json")
+
+# 6. measurements, tables, chart
 "$PY" "$ROOT/bench/compare.py" --unweight "$UW" "${model_args[@]}" --out "$OUT" \
-  --repeat "$REPEAT" --threads "$THREADS" --tmp "$TMP/compare" "${e2e_args[@]}" \
+  --repeat "$REPEAT" --threads "$THREADS" --tmp "$TMP/compare" "${e2e_args[@]}" "${files_args[@]}" \
   --command "bench/run.sh${ARGS:+ $ARGS}"
 say "wrote $OUT.md $OUT.json $OUT.png"
