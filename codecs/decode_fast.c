@@ -94,7 +94,7 @@ uw_status uw_fast_tab_new(const uw_blob *b, uw_fast_tab **out) {
     if (b->codec != UW_CODEC_HUFFMAN) return UW_OK;
     const uw_codec_kern *k;
     UW_FORWARD_IF_ERROR(uw_codec_kern_get(&k));
-    uw_fast_tab *ft = aligned_alloc(64, sizeof *ft);
+    uw_fast_tab *ft = aligned_alloc(64, uw_align_up(sizeof *ft, 64)); /* C11: a multiple of the alignment */
     UW_RETURN_ERROR_IF(!ft, UW_ERR_NOMEM, "decoder: out of memory");
     tab_build(b, ft);
     ft->k = k;

@@ -159,7 +159,7 @@ static uw_status assemble(enc *e, uint8_t **blob_out, size_t *size_out) {
         uint64_t pos = 0;
         for (uint64_t t = 0; t < b->ntiles; t++) {
             uw_wr64(out + b->off_excidx + 8 * t, pos);
-            memcpy(out + b->off_exc + 4 * pos, e->tbuf[t], 4 * e->tlen[t]); /* little-endian u32 words */
+            if (e->tlen[t]) memcpy(out + b->off_exc + 4 * pos, e->tbuf[t], 4 * e->tlen[t]); /* u32 words, written LE */
             pos += e->tlen[t];
         }
         uw_wr64(out + b->off_excidx + 8 * b->ntiles, pos);
