@@ -88,7 +88,9 @@ static uw_status small_one(const uw_file *f, size_t i, uint8_t *buf) {
 
 typedef struct small_ctx {
     unit *u;
-    size_t *first; /* group g: tensors [first[g], first[g + 1]) of the unit */
+    size_t *first;      /* group g: tensors [first[g], first[g + 1]) of the unit */
+    uint8_t **buf;      /* per worker, kept from group to group: fresh pages cost a fault and */
+    uint64_t *cap;      /* a clear each, as much as decoding into them */
 } small_ctx;
 
 /* A group's tensors decoded into one buffer; each run of them whose original bytes are
@@ -97,12 +99,16 @@ static uw_status small_task(void *ctx, uint64_t g, int worker) {
     small_ctx *c = ctx;
     unit *u = c->u;
     const uw_file *f = u->f;
-    (void)worker;
     size_t a = u->i0 + c->first[g], z = u->i0 + c->first[g + 1];
     uint64_t bytes = 0;
     for (size_t k = a; k < z; k++) bytes += orig_bytes(f, k);
-    uint8_t *buf = malloc(bytes ? bytes : 1);
-    if (!buf) return uw_error_set(UW_ERR_NOMEM, "out of memory for %llu decoded bytes", (unsigned long long)bytes);
+    if (c->cap[worker] < bytes) {
+        free(c->buf[worker]);
+        c->cap[worker] = 0;
+        if (!(c->buf[worker] = malloc(bytes))) return uw_error_set(UW_ERR_NOMEM, "out of memory for %llu decoded bytes", (unsigned long long)bytes);
+        c->cap[worker] = bytes;
+    }
+    uint8_t *buf = c->buf[worker];
     uint64_t off = 0, run = 0, run_at = 0; /* the pending write: buf + run_at, run bytes */
     uw_status s = UW_OK;
     for (size_t k = a; k < z && s == UW_OK; k++) {
@@ -125,7 +131,6 @@ static uw_status small_task(void *ctx, uint64_t g, int worker) {
         off += n;
     }
     if (s == UW_OK && run) s = uw_pwrite_all(u->fd, buf + run_at, run, u->base + f->e[z - 1].orig->end - run, u->out);
-    free(buf);
     return s; /* a write error stops the unit */
 }
 
@@ -247,8 +252,12 @@ uw_status uw_file_decode_unit(const uw_file *f, size_t i, size_t z, int threads,
         while (k < z && bytes + orig_bytes(f, k) <= GROUP_BYTES);
     }
     first[ng] = z - i;
-    small_ctx c = {&u, first};
-    uw_status s = uw_parallel_for(ng, threads, small_task, &c);
+    int nt = uw_threads_resolve(threads);
+    small_ctx c = {&u, first, calloc((size_t)nt, sizeof(uint8_t *)), calloc((size_t)nt, sizeof(uint64_t))};
+    uw_status s = c.buf && c.cap ? uw_parallel_for(ng, nt, small_task, &c) : uw_error_set(UW_ERR_NOMEM, "out of memory");
+    for (int k = 0; c.buf && k < nt; k++) free(c.buf[k]);
+    free(c.buf);
+    free(c.cap);
     free(first);
     return s;
 }
