@@ -366,8 +366,12 @@ uw_status uw_file_verify_tensor(const uw_file *f, size_t i, int threads) {
     return uw_file_decode_stream(f, i, threads, NULL, NULL);
 }
 
+/* Files up to this size keep their pages mapped: releasing costs a TLB shootdown on every other
+ * thread per call, and bounding the resident set matters for large files only. */
+#define UW_RELEASE_MIN ((uint64_t)1 << 30)
+
 void uw_file_release(const uw_file *f, uint64_t off, uint64_t len) {
-    if (!f->owns_map || !len) return;
+    if (!f->owns_map || !len || f->size <= UW_RELEASE_MIN) return;
     uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), a = uw_align_up(off, pg), z = (off + len) / pg * pg;
     if (z > a) madvise((void *)(f->map + a), z - a, MADV_DONTNEED);
 }

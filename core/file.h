@@ -79,7 +79,8 @@ uw_status uw_file_decode_unit(const uw_file *f, size_t i, size_t z, int threads,
                               char (*msg)[UW_FILE_MSG]);
 
 /* Tell the kernel the mapped bytes [off, off + len) of the file are done with: their pages leave
- * the process's resident set (they stay in the page cache). Only for uw_file_open mappings. */
+ * the process's resident set (they stay in the page cache). Only for uw_file_open mappings of
+ * files over 1 GiB (smaller files stay mapped: a release costs every thread a TLB shootdown). */
 void uw_file_release(const uw_file *f, uint64_t off, uint64_t len);
 
 /* The whole-file operations' parts (compress.c), shared with the model calls (model.c). */

@@ -14,7 +14,8 @@
 #define SMALL ((uint64_t)8 << 20)      /* decoded bytes of a tensor one task decodes alone */
 #define UNIT_BYTES ((uint64_t)64 << 20) /* decoded bytes of a run of small tensors */
 #define UNIT_TENSORS UW_FILE_UNIT_MAX
-#define BAND ((uint64_t)32 << 20)       /* decoded bytes of a large tensor in memory at once */
+#define BAND ((uint64_t)4 << 20)        /* decoded bytes of a large tensor in memory at once: the band
+                                          * buffer stays in cache from band to band */
 #define TASK_ELEMS ((uint64_t)1 << 17)  /* elements a task of a large tensor decodes */
 
 static uint64_t orig_bytes(const uw_file *f, size_t i) { return f->e[i].orig->end - f->e[i].orig->begin; }
