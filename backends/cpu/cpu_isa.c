@@ -1,5 +1,5 @@
-/* cpu_isa.c - which CPU kernel level runs: cpuid feature bits and the OS's XCR0 (the registers
- * it saves), detected once; UW_CPU_ISA forces a level for tests and comparisons. Builds on any
+/* cpu_isa.c - which CPU kernel level runs: the CPU's and OS's features (core/cpu_features.c),
+ * mapped to a level once; UW_CPU_ISA forces a level for tests and comparisons. Builds on any
  * architecture: off x86 only the scalar level exists. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -7,31 +7,12 @@
 #include "cpu_mm.h"
 
 #if defined(UW_CPU_X86_KERNELS)
-#include <cpuid.h>
-
-static uint64_t xcr0(void) {
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return (uint64_t)hi << 32 | lo;
-}
-
+/* the feature bits come from core/cpu_features.c (cpuid and XCR0 read once for the whole library:
+ * the codec's kernels ask the same question); a level needs all its kernel file is compiled for */
 static int detect(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return UW_ISA_SCALAR;
-    int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
-    if (!osxsave || !avx) return UW_ISA_SCALAR;
-    uint64_t x = xcr0();
-    if ((x & 6) != 6) return UW_ISA_SCALAR; /* the OS saves XMM and YMM state */
-    if (__get_cpuid_max(0, NULL) < 7) return UW_ISA_SCALAR;
-    __cpuid_count(7, 0, a, b, c, d);
-    int avx2 = (b >> 5) & 1, f = (b >> 16) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
-    int vbmi = (c >> 1) & 1, vbmi2 = (c >> 6) & 1;
-    unsigned a1, b1, c1, d1;
-    __cpuid_count(7, 1, a1, b1, c1, d1);
-    int bf16 = (a1 >> 5) & 1;
-    int zmm_os = (x & 0xE0) == 0xE0; /* opmask, upper halves of ZMM0-15, ZMM16-31 */
-    if (f && bw && vl && vbmi && vbmi2 && bf16 && zmm_os) return UW_ISA_AVX512BF16;
-    if (avx2 && fma) return UW_ISA_AVX2;
+    unsigned f = uw_cpu_features();
+    if ((f & UW_CPUF_AVX512VBMI) && (f & UW_CPUF_AVX512BF16)) return UW_ISA_AVX512BF16;
+    if (f & UW_CPUF_AVX2) return UW_ISA_AVX2;
     return UW_ISA_SCALAR;
 }
 #else
