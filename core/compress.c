@@ -416,6 +416,7 @@ void uw_file_release_unit(const uw_file *f, size_t i, size_t z) {
 uw_status uw_decompress_write(const uw_file *f, int fd, const char *out, int threads, uw_progress_fn progress, void *user) {
     uint8_t hdr[8];
     uw_wr64(hdr, f->orig_json_len);
+    uw_preallocate(fd, 8 + f->orig_json_len + f->orig.data_size);
     uw_status s = uw_pwrite_all(fd, hdr, 8, 0, out);
     if (s == UW_OK) s = uw_pwrite_all(fd, f->orig_json, f->orig_json_len, 8, out);
     uint64_t base = 8 + f->orig_json_len, done = 0, total = uw_file_work(f);

@@ -1,5 +1,8 @@
 /* file.c - uw_file: mmap a safetensors file (plain or compressed), validate its header, map
  * original tensors to stored ones, decode a tensor; plus atomic output helpers. */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* fallocate */
+#endif
 #include "file.h"
 
 #include <errno.h>
@@ -392,6 +395,15 @@ uw_status uw_atomic_begin(const char *path, int *fd, char **tmp) {
     }
     fchmod(*fd, 0644);
     return UW_OK;
+}
+
+void uw_preallocate(int fd, uint64_t size) {
+#if defined(__linux__)
+    /* a hint: where the file system cannot, the writes allocate as they go */
+    if (size) (void)fallocate(fd, 0, 0, (off_t)size);
+#else
+    (void)fd, (void)size;
+#endif
 }
 
 int uw_fsync_wanted(int dflt) {
