@@ -48,14 +48,12 @@ struct uw_fast_tab {
 #define INLINE_ESC_RATE 0.01
 
 static void tab_build(const uw_blob *b, uw_fast_tab *ft) {
-    uint32_t dt[1 << UW_DT_MAX_BITS];
-    uw_dtab_build(b, dt);
-    uint32_t lm = (1u << b->maxlen) - 1, step = b->order == 2 ? 2 : 1, nesc = 0;
-    for (uint32_t i = 0; i <= lm; i++) nesc += uw_dt_esc_a(dt[i]) || (step == 2 && uw_dt_esc_b(dt[i]));
-    ft->inline_esc = nesc >= INLINE_ESC_RATE * (lm + 1);
+    uint32_t ne = uw_dtab_entries(b), step = b->order == 2 ? 2 : 1;
+    uw_dtab_build(b, ft->d);
+    for (uint32_t w = ne; w < (1u << UW_DT_MAX_BITS); w *= 2) memcpy(ft->d + w, ft->d, w * sizeof *ft->d); /* windows wider than the code */
+    ft->inline_esc = uw_dtab_escapes(b) >= INLINE_ESC_RATE * ne;
     uint32_t wbits = b->n < SMALL_ELEMS && !ft->inline_esc ? SMALL_BITS : UW_DT_MAX_BITS, nw = 1u << wbits;
     ft->wmask = nw - 1;
-    for (uint32_t i = 0; i < (1u << UW_DT_MAX_BITS); i++) ft->d[i] = dt[i & lm];
     /* one code per window first (s1), in the multi-code layout */
     uint64_t s1[1 << UW_DT_MAX_BITS];
     for (uint32_t i = 0; i < nw; i++) {

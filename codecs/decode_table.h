@@ -14,6 +14,10 @@ static inline uint32_t uw_dtab_entries(const uw_blob *b) { return 1u << b->maxle
  * as uw_blob_parse guarantees: every entry is written). */
 void uw_dtab_build(const uw_blob *b, uint32_t *tab);
 
+/* How many of those entries hold an escape (as uw_dt_esc_a || uw_dt_esc_b would count them),
+ * from the code lengths alone. */
+uint32_t uw_dtab_escapes(const uw_blob *b);
+
 /* The same table in its narrow form (uw_dt_narrow of each entry, decode_steps.h). */
 void uw_dtab_build_narrow(const uw_blob *b, uint16_t *tab);
 

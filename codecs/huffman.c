@@ -106,10 +106,15 @@ int uw_huff_complete(const uint8_t *len, int n, int maxlen) {
     return kraft == ((uint64_t)1 << 15);
 }
 
+/* the low nbits of v, reversed (swaps of halves, bytes, nibbles, pairs, bits: no loop per bit,
+ * which cost as much as the rest of a small tensor's table building) */
 static uint16_t bitrev(uint16_t v, int nbits) {
-    uint16_t r = 0;
-    for (int i = 0; i < nbits; i++) r = (uint16_t)((r << 1) | ((v >> i) & 1));
-    return r;
+    uint32_t r = v;
+    r = (r >> 8 | r << 8) & 0xFFFF;
+    r = (r >> 4 & 0x0F0F) | (r & 0x0F0F) << 4;
+    r = (r >> 2 & 0x3333) | (r & 0x3333) << 2;
+    r = (r >> 1 & 0x5555) | (r & 0x5555) << 1;
+    return (uint16_t)(r >> (16 - nbits));
 }
 
 void uw_huff_codes(const uint8_t *len, int n, uint16_t *code_out) {

@@ -1,6 +1,8 @@
 /* test_codec.c - codec properties on synthetic edge tensors (label cpu): every case round-trips
  * bit for bit through the fast and the reference decoder and through the palette IR, under
- * every rare-exponent mode, symbol order and tile geometry; package-merge is optimal. */
+ * every rare-exponent mode, symbol order and tile geometry; package-merge is optimal; the decode
+ * table's escape count from code lengths alone equals the table's own. */
+#include "../codecs/decode_table.h"
 #include "test_isa.h"
 #include "test_util.h"
 
@@ -56,6 +58,15 @@ static void roundtrip_case(const char *cname, uint64_t rows, uint64_t cols) {
         CHECK_OK(uw_blob_decode_ref(blob, bs, o2, n), "ref decode %s %s", cname, ps->name);
         CHECK(!memcmp(o2, w, n * 2), "reference decode is bit-exact: %s %llux%llu %s", cname, (unsigned long long)rows, (unsigned long long)cols, ps->name);
         if (ps->codec == UW_CODEC_HUFFMAN) {
+            uw_blob b;
+            CHECK_OK(uw_blob_parse(blob, bs, &b), "parse %s %s", cname, ps->name);
+            if (b.codec == UW_CODEC_HUFFMAN) {
+                uint32_t tab[1 << UW_DT_MAX_BITS], nesc = 0;
+                uw_dtab_build(&b, tab);
+                for (uint32_t i = 0; i < uw_dtab_entries(&b); i++) nesc += uw_dt_esc_a(tab[i]) || (b.order == 2 && uw_dt_esc_b(tab[i]));
+                CHECK(uw_dtab_escapes(&b) == nesc, "escape entries counted from the code (%u) = in the table (%u): %s %s", uw_dtab_escapes(&b),
+                      nesc, cname, ps->name);
+            }
             uint8_t *pb = NULL;
             size_t ps2 = 0;
             CHECK_OK(uw_blob_to_palette(blob, bs, &pb, &ps2), "transcode %s %s", cname, ps->name);
