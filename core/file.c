@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -96,6 +97,57 @@ static const st_tensor *find_stored(const st_tensor **sorted, size_t n, const ch
     return hit ? *hit : NULL;
 }
 
+/* Validate compressed entry e's blob header and index (cheap: no payload is read), and that it
+ * holds exactly the original element count: the decoded size comes from the original header, so
+ * nothing may allocate a declared size the file cannot back. */
+static uw_status check_blob(const uw_file *f, const uw_entry *e) {
+    uw_blob bb;
+    const uint8_t *bd = f->map + 8 + f->outer.header_len + e->stored->begin;
+    uw_status s = uw_blob_parse(bd, e->stored->end - e->stored->begin, &bb);
+    if (s != UW_OK) {
+        uw_error_prefix("tensor '%s'", e->orig->name);
+        return s;
+    }
+    if (bb.n != e->orig->numel)
+        return uw_error_set(UW_ERR_CORRUPT, "tensor '%s': blob holds %llu x %llu elements, the original shape %llu", e->orig->name,
+                            (unsigned long long)bb.rows, (unsigned long long)bb.cols, (unsigned long long)e->orig->numel);
+    if (bb.codec != e->codec)
+        return uw_error_set(UW_ERR_CORRUPT, "tensor '%s': __metadata__.unweight names codec %s, the blob is %s", e->orig->name,
+                            e->codec == UW_CODEC_PALETTE ? "palette" : "huffman", bb.codec == UW_CODEC_PALETTE ? "palette" : "huffman");
+    return UW_OK;
+}
+
+/* The blobs of entries [0, n) checked on all threads (each check touches the blob's first page:
+ * a page fault per tensor, which a file of many small tensors otherwise pays one by one); the
+ * error reported is the first entry's, as a loop in order would. */
+#define BLOB_TASK 32
+typedef struct blob_checks {
+    const uw_file *f;
+    size_t n;
+    _Atomic size_t first_bad;
+} blob_checks;
+
+static uw_status blob_task(void *ctx, uint64_t t, int worker) {
+    (void)worker;
+    blob_checks *c = ctx;
+    size_t z = (t + 1) * BLOB_TASK < c->n ? (t + 1) * BLOB_TASK : c->n;
+    for (size_t i = t * BLOB_TASK; i < z; i++)
+        if (c->f->e[i].compressed && check_blob(c->f, &c->f->e[i]) != UW_OK) {
+            size_t cur = atomic_load(&c->first_bad);
+            while (i < cur && !atomic_compare_exchange_weak(&c->first_bad, &cur, i)) {
+            }
+            break;
+        }
+    return UW_OK;
+}
+
+static uw_status check_blobs(const uw_file *f, size_t n) {
+    blob_checks c = {f, n, n};
+    UW_FORWARD_IF_ERROR(uw_parallel_for((n + BLOB_TASK - 1) / BLOB_TASK, 0, blob_task, &c));
+    size_t i = atomic_load(&c.first_bad);
+    return i < n ? check_blob(f, &f->e[i]) : UW_OK; /* again here: the message is this thread's */
+}
+
 static uw_status build_entries(uw_file *f) {
     st_header *o = f->compressed ? &f->orig : &f->outer;
     f->n = o->n;
@@ -109,7 +161,8 @@ static uw_status build_entries(uw_file *f) {
     for (size_t i = 0; i < f->outer.n; i++) byname[i] = &f->outer.t[i];
     qsort(byname, f->outer.n, sizeof *byname, cmp_name);
     uw_status s = UW_OK;
-    for (size_t i = 0; i < o->n; i++) {
+    size_t i = 0;
+    for (; i < o->n; i++) {
         uw_entry *e = &f->e[i];
         e->orig = &o->t[i];
         if (!f->compressed) { e->stored = e->orig; continue; }
@@ -142,23 +195,6 @@ static uw_status build_entries(uw_file *f) {
             e->rare_frac = (double)json_integer_value(rare) / 1e6;
             if (strcmp(e->stored->dtype, "U8") || e->stored->ndim != 1) { s = uw_error_set(UW_ERR_CORRUPT, "compressed tensor '%s' is not stored as a 1-D U8 blob", e->orig->name); break; }
             if (strcmp(e->orig->dtype, "BF16")) { s = uw_error_set(UW_ERR_UNSUPPORTED, "compressed tensor '%s' has original dtype %s", e->orig->name, e->orig->dtype); break; }
-            /* Validate the blob's header and index now (cheap: no payload is read), and that it
-             * holds exactly the original element count: the decoded size comes from the original
-             * header, so nothing may allocate a declared size the file cannot back. */
-            uw_blob bb;
-            const uint8_t *bd = f->map + 8 + f->outer.header_len + e->stored->begin;
-            s = uw_blob_parse(bd, e->stored->end - e->stored->begin, &bb);
-            if (s != UW_OK) { uw_error_prefix("tensor '%s'", e->orig->name); break; }
-            if (bb.n != e->orig->numel) {
-                s = uw_error_set(UW_ERR_CORRUPT, "tensor '%s': blob holds %llu x %llu elements, the original shape %llu", e->orig->name,
-                                 (unsigned long long)bb.rows, (unsigned long long)bb.cols, (unsigned long long)e->orig->numel);
-                break;
-            }
-            if (bb.codec != e->codec) {
-                s = uw_error_set(UW_ERR_CORRUPT, "tensor '%s': __metadata__.unweight names codec %s, the blob is %s", e->orig->name,
-                                 e->codec == UW_CODEC_PALETTE ? "palette" : "huffman", bb.codec == UW_CODEC_PALETTE ? "palette" : "huffman");
-                break;
-            }
         } else {
             if (strcmp(e->stored->dtype, e->orig->dtype) || e->stored->numel != e->orig->numel || e->stored->ndim != e->orig->ndim ||
                 memcmp(e->stored->shape, e->orig->shape, sizeof e->orig->shape)) {
@@ -175,6 +211,11 @@ static uw_status build_entries(uw_file *f) {
         }
     }
     free(byname);
+    if (!f->compressed) return s;
+    /* the blobs of the entries checked so far: a bad blob before the entry that stopped the loop
+     * is the first error */
+    uw_status sb = check_blobs(f, i);
+    if (sb != UW_OK) return sb;
     if (s != UW_OK) return s;
     if (ncomp != json_object_size(tens)) BAD("__metadata__.unweight lists tensors absent from the original header");
     if (pth && npass != json_object_size(pth)) BAD("__metadata__.unweight passthrough_xxh3 lists tensors that are not passthrough tensors");
