@@ -15,19 +15,24 @@
 #include <unistd.h>
 
 #include "../codecs/decode.h"
+#include "file_guess.h"
 
 #define BAD(...) return uw_error_set(UW_ERR_CORRUPT, __VA_ARGS__)
 
-static uw_status load_meta(uw_file *f) {
+/* g: the other thread's guess of the metadata (file_guess.h), taken where it is this text */
+static uw_status load_meta(uw_file *f, uw_file_guess *g) {
     json_t *mv = f->outer.metadata ? json_object_get(f->outer.metadata, UW_META_KEY) : NULL;
     if (!mv) return UW_OK;
     f->compressed = 1;
     const char *s = json_string_value(mv);
-    json_error_t err;
-    /* {"tensors":{name:{"shape":[...]}}} nests 4 deep */
-    UW_FORWARD_IF_ERROR(uw_st_prescan(s, strlen(s), 4));
-    f->meta = json_loads(s, JSON_REJECT_DUPLICATES, &err);
-    if (!json_is_object(f->meta)) BAD("__metadata__.unweight is not a JSON object (%s)", err.text);
+    f->meta = uw_file_guess_take_meta(g, s, json_string_length(mv));
+    if (!f->meta) {
+        json_error_t err;
+        /* {"tensors":{name:{"shape":[...]}}} nests 4 deep */
+        UW_FORWARD_IF_ERROR(uw_st_prescan(s, strlen(s), 4));
+        f->meta = json_loads(s, JSON_REJECT_DUPLICATES, &err);
+        if (!json_is_object(f->meta)) BAD("__metadata__.unweight is not a JSON object (%s)", err.text);
+    }
     json_t *ver = json_object_get(f->meta, "version"), *oh = json_object_get(f->meta, "original_header"),
            *tens = json_object_get(f->meta, "tensors"), *fmt = json_object_get(f->meta, "format"),
            *ohh = json_object_get(f->meta, "original_header_xxh3"), *pth = json_object_get(f->meta, "passthrough_xxh3");
@@ -60,7 +65,7 @@ static uw_status load_meta(uw_file *f) {
                 BAD("__metadata__.unweight passthrough_xxh3 of '%.64s' is not 16 hex digits", k);
         }
     }
-    UW_FORWARD_IF_ERROR(uw_st_parse_json(f->orig_json, f->orig_json_len, UINT64_MAX, &f->orig));
+    if (!uw_file_guess_take_orig(g, &f->orig)) UW_FORWARD_IF_ERROR(uw_st_parse_json(f->orig_json, f->orig_json_len, UINT64_MAX, &f->orig));
     return UW_OK;
 }
 
@@ -225,8 +230,10 @@ static uw_status build_entries(uw_file *f) {
 
 /* Validate the mapped image: outer header, unweight metadata, original-to-stored mapping. */
 static uw_status file_parse(uw_file *f) {
-    uw_status s = uw_st_parse_file(f->map, f->size, &f->outer);
-    if (s == UW_OK) s = load_meta(f);
+    uw_file_guess g;
+    uw_status s = uw_file_parse_outer(f->map, f->size, &f->outer, &g);
+    if (s == UW_OK) s = load_meta(f, &g);
+    uw_file_guess_free(&g);
     if (s == UW_OK) s = build_entries(f);
     if (s != UW_OK) uw_error_prefix("%s", f->path);
     return s;
