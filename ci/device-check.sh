@@ -26,7 +26,7 @@
 #      CUDA_LAUNCH_BLOCKING=1: the generic kernel (plain-bf16, fused-huffman), then the Hopper
 #      kernel with plain-bf16 (TMA + wgmma only), exp-predecode, palette-direct, fused-huffman;
 #      64x256 then 200x320; batch 1, 17, 100; then the GEMV kernel (kernel=gemv) with the same
-#      pipelines at batch 1 and 16. Each line: C1, C2, C3's largest error / bound
+#      pipelines at batch 1 and 16, and at 2048x4096 too. Each line: C1, C2, C3's largest error / bound
 #      against float64, the first bad (batch row, output row) and the bad rows mod 16 / 8.
 #   3. compute-sanitizer (60): memcheck and synccheck on the smallest case, each family.
 #   4. ctest -L cuda (80): every cuda test with --timeout 60; a skip counts as a failure.
@@ -141,8 +141,11 @@ cases=()
 for fam in generic hopper gemv; do
   pl="plain-bf16 fused-huffman" bs="1 17 100"
   [ $fam = generic ] || pl="plain-bf16 exp-predecode palette-direct fused-huffman"
-  [ $fam = gemv ] && bs="1 16" # (kernel=gemv: the GEMV family at batch <= 16, an error if it cannot run)
-  for p in $pl; do for shape in 64x256 200x320; do for b in $bs; do cases+=("$fam $p $shape $b"); done; done; done
+  shapes="64x256 200x320"
+  # (kernel=gemv: the GEMV family at batch <= 16, an error if it cannot run; 2048x4096: units of ~8
+  # steps, bands over 16 units and two CTAs, so the warps' and the CTAs' fixed-order sums both run)
+  [ $fam = gemv ] && bs="1 16" shapes="64x256 200x320 2048x4096"
+  for p in $pl; do for shape in $shapes; do for b in $bs; do cases+=("$fam $p $shape $b"); done; done; done
 done
 : >"$RES/stage2-smoke.log"
 for c in "${cases[@]}"; do

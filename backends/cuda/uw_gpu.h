@@ -97,6 +97,7 @@ typedef hipDeviceProp_t uw_gpu_props;
 #define uw_gpu_event_record hipEventRecord
 #define uw_gpu_event_sync hipEventSynchronize
 #define uw_gpu_event_elapsed hipEventElapsedTime
+#define uw_gpu_stream_wait_event(s, e) hipStreamWaitEvent((s), (e), 0)
 #define uw_gpu_free_async hipFreeAsync
 /* dynamic LDS needs no opt-in on AMD: up to the per-work-group limit it just works (the callers
  * check uw_gpu_smem_optin first) */
@@ -254,6 +255,7 @@ typedef cudaMemPool_t uw_gpu_mempool;
 #define uw_gpu_event_record cudaEventRecord
 #define uw_gpu_event_sync cudaEventSynchronize
 #define uw_gpu_event_elapsed cudaEventElapsedTime
+#define uw_gpu_stream_wait_event(s, e) cudaStreamWaitEvent((s), (e), 0)
 #define uw_gpu_func_set_max_smem(f, bytes) \
     cudaFuncSetAttribute((const void *)(f), cudaFuncAttributeMaxDynamicSharedMemorySize, (int)(bytes))
 #define uw_gpu_mempool_create cudaMemPoolCreate
