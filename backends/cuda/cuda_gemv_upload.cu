@@ -100,7 +100,7 @@ void uw_cu_kp_patch(const uint32_t *patch, uint64_t idx_n, uw_kparams *k) {
 /* The bit of each row's lane at the first step of each unit of this device's grid (uw_gemv.cuh:
  * units start anywhere in a tile, and a lane can only be read from its start): the lanes decoded
  * here with the kernel's own reader up to that step's chunk. 64 words per unit, 0 past the matrix
- * and for units without steps. */
+ * and for units without steps. Then the table of the tiles' streams the kernel copies. */
 uw_status uw_cu_gemv_starts(cu_ctx *c, cu_weights *w, const uint8_t *bytes, const uint32_t *dtab) {
     const uw_blob *hb = &w->hb;
     const uw_gv_grid g = uw_gv_grid_of((uint32_t)w->rows, (uint32_t)w->cols, (uint32_t)c->props.multiProcessorCount);
@@ -140,6 +140,20 @@ uw_status uw_cu_gemv_starts(cu_ctx *c, cu_weights *w, const uint8_t *bytes, cons
         s = upload_sync(c, h, (size_t)g.U * UW_GV_SLOTS * 4, (void **)&w->gemv_starts, "the GEMV lane starts");
     }
     free(h), free(gtab), free(seg);
+    UW_FORWARD_IF_ERROR(s);
+    /* per tile: the 16-byte-aligned bytes around its stream in the blob (offset, size; uw_gv_seg_bytes)
+     * and the bit there where the stream starts: what the kernel's copy of a tile needs */
+    uint32_t *tt = (uint32_t *)malloc((size_t)T * 16);
+    UW_RETURN_ERROR_IF(!tt, UW_ERR_NOMEM, UW_GPU_VENDOR ": out of host memory for the GEMV tile table");
+    for (uint64_t t = 0; t < T; t++) {
+        const uint64_t b = tb[t], e = t + 1 < T ? tb[t + 1] : hb->count, g0 = (hb->off_stream + b) & ~(uint64_t)15;
+        tt[4 * t] = (uint32_t)g0;
+        tt[4 * t + 1] = (uint32_t)(g0 >> 32);
+        tt[4 * t + 2] = uw_gv_seg_bytes(hb->off_stream, b, 0, (e - b) * 8);
+        tt[4 * t + 3] = (uint32_t)(hb->off_stream + b - g0) * 8;
+    }
+    s = upload_sync(c, tt, (size_t)T * 16, (void **)&w->gemv_tiles, "the GEMV tile table");
+    free(tt);
     return s;
 }
 

@@ -90,7 +90,7 @@ typedef struct cu_weights {
     int gemv_patch_huff, gemv_patch_pal; /* no step has more rare exponents than the kernel takes */
     uint32_t *patch_huff, *patch_pal;
     uint64_t patch_huff_idx_n, patch_pal_idx_n; /* entries of the index (the entries follow it) */
-    uint32_t *gemv_starts;
+    uint32_t *gemv_starts, *gemv_tiles;
     char note[192];
 } cu_weights;
 

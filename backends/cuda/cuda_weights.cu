@@ -180,6 +180,7 @@ void uw_cu_weights_free(cu_weights *w) {
     uw_cu_free(w->patch_huff);
     uw_cu_free(w->patch_pal);
     uw_cu_free(w->gemv_starts);
+    uw_cu_free(w->gemv_tiles);
     free(w);
 }
 
@@ -202,6 +203,7 @@ uw_kparams uw_cu_kp_base(const cu_ctx *c, const cu_weights *w) {
 void uw_cu_kp_huff(const cu_weights *w, uw_kparams *k) {
     uw_cu_kp_patch(w->patch_huff, w->patch_huff_idx_n, k);
     k->gv_starts = w->gemv_starts;
+    k->gv_tiles = (const uint4 *)w->gemv_tiles;
     const uw_blob *b = &w->hb;
     k->lanes = b->lanes;
     k->blob = w->huff;

@@ -46,8 +46,9 @@ __global__ void __launch_bounds__(UW_GV_THREADS, 1) uw_k_gemv(uw_kparams p, uw_g
     uint8_t *G = sm + L.groups + q * L.group_bytes, *W = G + L.w;
     const uw_gv_sp tab = uw_gv_sp_of(sm, L.tab), tiles = uw_gv_sp_of(G, L.tiles);
     const uint32_t mask = (1u << p.tab_bits) - 1u;
-    if (SRC == UW_SRC_HUFF)
-        for (uint32_t i = tid; i <= mask; i += UW_GV_THREADS) ((uint32_t *)(sm + L.tab))[i] = uw_gv_entry(p.table[i]);
+    if (SRC == UW_SRC_HUFF) /* (every 12-bit index: the NVIDIA reader does not mask) */
+        for (uint32_t i = tid; i < (1u << UW_DT_MAX_BITS); i += UW_GV_THREADS)
+            ((uint32_t *)(sm + L.tab))[i] = uw_gv_entry(p.table[i & mask]);
     uw_gv_paltab pt; /* built on the host (uw_cu_kp_palette); read from the parameters where used */
     UW_GPU_UNROLL
     for (int w = 0; w < 4; w++) pt.ht[w] = p.paltab[w], pt.lt[w] = p.paltab[4 + w];
@@ -62,47 +63,63 @@ __global__ void __launch_bounds__(UW_GV_THREADS, 1) uw_k_gemv(uw_kparams p, uw_g
     const uint64_t tag = *(const uint64_t *)(sm + L.tag);
 
     uw_gv_stager<SRC> stager;
-    stager.init(p, L, gt);
+    uint64_t *tbars = (uint64_t *)(G + L.tbar); /* (sm_90, Huffman: the tile buffers' barriers) */
+    uint32_t tph = 0;                            /* their phases */
+#if UW_GPU_HAS_MBAR && !UW_GPU_BAND_MMA_VALU
+    if (SRC == UW_SRC_HUFF && gt == 0) {
+        mbar_init(tbars, 1);
+        mbar_init(tbars + 1, 1);
+        fence_barrier_init();
+    }
+    __syncwarp();
+#endif
 
     /* ---- unit k of the CTA */
     auto unit = [&](uint32_t k) {
         const uint32_t u = blockIdx.x * UW_GV_UNITS + k, sb = uw_gv_unit_begin(g, u), se = uw_gv_unit_begin(g, u + 1);
         if (sb == se) return;
-        auto stage_of = [&](uint32_t i) { return G + L.stage + ((i - sb) % UW_GV_STAGES) * L.stage_bytes; };
         /* Huffman: a tile's stream is issued with the stage of the step before its first (the unit's
          * first tile: with the first stage), so it has landed when that step starts the tile's lanes;
-         * nbit: the slots' lanes' first bits in the tile buffers; nm: the next tile's, loaded a tile
-         * ahead */
+         * nbit: the slots' lanes' first bits in the tile buffers; the next tile's meta is copied into
+         * the group's tile meta when a tile is issued */
         uint32_t nbit[UW_GV_SPT] = {};
-        uw_gv_tilemeta nm = {};
         uw_gv_tilewalk tw;
+        uint8_t *const tmeta = G + L.tmeta;
         auto tile_issue = [&](uint32_t s) {
-            const uint32_t bit = uw_gv_tile_issue(p, nm, G + L.tiles, (s / UW_GV_TSTEPS % 2) * L.tile_bytes, gt);
-            UW_GPU_UNROLL
-            for (int kk = 0; kk < UW_GV_SPT; kk++) nbit[kk] = bit + nm.lo[kk];
-            tw.fetch(p, gt, nm);
+            const uint32_t b = s / UW_GV_TSTEPS % 2;
+            uw_gv_tile_issue(p, tmeta, G + L.tiles, b * L.tile_bytes, tbars + b, gt, nbit);
+            uw_gv_group_sync(); /* (every thread has read the meta) */
+            tw.fetch(p, gt, tmeta);
         };
-        /* the ring: the stage of step i is (i - sb) % S; (pb, pch): the next step to stage; patched
+        /* the ring: the stage of step i is (i - sb) % S; the stager walks the steps to stage; patched
          * sources: stage i also holds the patch index of steps i + 1 and i + 2 */
-        uint32_t pb = sb / g.nbs, pch = sb % g.nbs;
-        auto stage_next = [&](uint32_t j) {
-            uint8_t *st = stage_of(j);
-            stager.issue(p, pb, pch, st, L, gt);
+        stager.start(p, g, sb, gt);
+        auto stage_next = [&](uint32_t j, uint8_t *st) {
+            stager.issue(p, g, st, L, gt);
             if (PATCHED && j + 1 < g.S) uw_gv_stage_pidx(p, j + 1, st, L, gt);
             if (SRC == UW_SRC_HUFF && j + 1 < se && (j + 1) % UW_GV_TSTEPS == 0) tile_issue(j + 1);
-            if (++pch == g.nbs) pch = 0, pb++;
         };
         uint32_t fbit[UW_GV_SPT] = {};
         if (SRC == UW_SRC_HUFF) { /* the first tile, its lanes from where the unit starts (upload's table) */
             tw.start(p, sb / UW_GV_TSTEPS, gt);
-            tw.fetch(p, gt, nm);
-            const uint32_t bit = uw_gv_tile_issue(p, nm, G + L.tiles, (sb / UW_GV_TSTEPS % 2) * L.tile_bytes, gt);
-            UW_GPU_UNROLL
-            for (int kk = 0; kk < UW_GV_SPT; kk++) fbit[kk] = bit + p.gv_starts[(size_t)u * UW_GV_SLOTS + gt + kk * UW_GV_GROUP_THREADS];
-            tw.fetch(p, gt, nm);
+            tw.fetch(p, gt, tmeta);
+            uw_gpu_cp_async_commit();
+            uw_gpu_cp_async_wait<0>();
+            uw_gv_group_sync();
+            const uint32_t b = sb / UW_GV_TSTEPS % 2;
+            uw_gv_tile_issue(p, tmeta, G + L.tiles, b * L.tile_bytes, tbars + b, gt, fbit);
+            UW_GPU_UNROLL /* (the unit's first lane bits, not the tile's) */
+            for (int kk = 0; kk < UW_GV_SPT; kk++)
+                fbit[kk] += p.gv_starts[(size_t)u * UW_GV_SLOTS + gt + kk * UW_GV_GROUP_THREADS] -
+                            ((const uint32_t *)(tmeta + 16))[gt + kk * UW_GV_GROUP_THREADS];
+            uw_gv_group_sync();
+            tw.fetch(p, gt, tmeta);
+            uw_gpu_cp_async_commit(); /* the next tile's meta has landed before any stage does */
+            uw_gpu_cp_async_wait<0>();
+            uw_gv_group_sync();
         }
         for (uint32_t j = sb; j < sb + UW_GV_STAGES; j++) {
-            if (j < se) stage_next(j);
+            if (j < se) stage_next(j, G + L.stage + (j - sb) * L.stage_bytes);
             uw_gpu_cp_async_commit();
         }
         /* the patch list: the thread's entries of this step (pe; the step has pn entries), loaded during
@@ -125,6 +142,7 @@ __global__ void __launch_bounds__(UW_GV_THREADS, 1) uw_k_gemv(uw_kparams p, uw_g
         uint32_t En[UW_GV_SPT][8] = {}; /* Huffman: the exponents of the next step, decoded during this one */
         if (SRC == UW_SRC_HUFF) {
             uw_gpu_cp_async_wait<UW_GV_STAGES - 1>();
+            uw_gv_tile_wait(tbars, sb / UW_GV_TSTEPS % 2, tph);
             uw_gv_group_sync();
             UW_GPU_UNROLL
             for (int kk = 0; kk < UW_GV_SPT; kk++) {
@@ -137,62 +155,69 @@ __global__ void __launch_bounds__(UW_GV_THREADS, 1) uw_k_gemv(uw_kparams p, uw_g
         acc.zero();
         first.zero();
         bool kept_first = false;
+        uint8_t *stage = G + L.stage; /* step i's stage */
         for (uint32_t i = sb; i < se;) {
             const uint32_t band = i / g.nbs, bend = uw_minu(se, (band + 1) * g.nbs);
             for (; i < bend; i++) {
                 /* ---- a step: 64 slots x 32 columns */
                 const uint32_t ch = i - band * g.nbs, col = ch * UW_GV_CHUNK;
-                uint8_t *stage = stage_of(i);
                 uw_gpu_cp_async_wait<UW_GV_STAGES - 1>();
                 uw_gv_group_sync();
 
                 /* the chunk: 32 BF16 for each of the thread's slots, into W (BF16: already in the stage) */
                 if (SRC != UW_SRC_BF16) {
-                    uint32_t E[UW_GV_SPT][8];
+                    /* rows past the matrix hold anything: their products are never written */
+                    uint32_t Pw[UW_GV_SPT][8], o[UW_GV_SPT][16];
+                    UW_GPU_UNROLL
+                    for (int kk = 0; kk < UW_GV_SPT; kk++) {
+                        const uint4 *P = (const uint4 *)(stage + L.plane + (gt + kk * UW_GV_GROUP_THREADS) * UW_GV_CHUNK);
+                        const uint4 p0 = P[0], p1 = P[1];
+                        Pw[kk][0] = p0.x, Pw[kk][1] = p0.y, Pw[kk][2] = p0.z, Pw[kk][3] = p0.w;
+                        Pw[kk][4] = p1.x, Pw[kk][5] = p1.y, Pw[kk][6] = p1.z, Pw[kk][7] = p1.w;
+                    }
                     if (SRC == UW_SRC_HUFF) {
+                        uint32_t E[UW_GV_SPT][8];
                         UW_GPU_UNROLL
                         for (int kk = 0; kk < UW_GV_SPT; kk++)
                             UW_GPU_UNROLL
                             for (int w = 0; w < 8; w++) E[kk][w] = En[kk][w];
-                        if (i + 1 < se && (i + 1) % UW_GV_TSTEPS == 0) /* the next step starts a tile: its lanes */
+                        if (i + 1 < se && (i + 1) % UW_GV_TSTEPS == 0) { /* the next step starts a tile: its lanes */
+                            uw_gv_tile_wait(tbars, (i + 1) / UW_GV_TSTEPS % 2, tph);
                             UW_GPU_UNROLL
                             for (int kk = 0; kk < UW_GV_SPT; kk++) lane[kk].init(tiles, nbit[kk]);
-                        /* the next step's codes (past the unit's end: read and dropped), their dependency
-                         * chains interleaved with this step's join and product, which do not depend on them */
+                        }
+                        /* the next step's codes (past the unit's end: read and dropped), word by word, each
+                         * word's dependency chains interleaved with this step's join of the same word */
                         UW_GPU_UNROLL
-                        for (int w = 0; w < 8; w++)
+                        for (int w = 0; w < 8; w++) {
                             UW_GPU_UNROLL
                             for (int kk = 0; kk < UW_GV_SPT; kk++) {
                                 const uint32_t e0 = lane[kk].code(tab, mask), e1 = lane[kk].code(tab, mask);
                                 En[kk][w] = uw_gv_prmt(e0, e1, 0x5410);
                             }
+                            UW_GPU_UNROLL
+                            for (int kk = 0; kk < UW_GV_SPT; kk++) uw_gv_join4(E[kk][w], Pw[kk][w], &o[kk][2 * w], &o[kk][2 * w + 1]);
+                        }
                     }
                     UW_GPU_UNROLL
                     for (int kk = 0; kk < UW_GV_SPT; kk++) {
-                        /* rows past the matrix hold anything: their products are never written */
                         const uint32_t sl = gt + kk * UW_GV_GROUP_THREADS;
-                        const uint4 *P = (const uint4 *)(stage + L.plane + sl * UW_GV_CHUNK);
-                        const uint4 p0 = P[0], p1 = P[1];
-                        const uint32_t Pw[8] = {p0.x, p0.y, p0.z, p0.w, p1.x, p1.y, p1.z, p1.w};
-                        uint32_t o[16];
                         if (SRC == UW_SRC_PAL) {
                             const uint4 nn = *(const uint4 *)(stage + L.aux + sl * 16);
                             const uint32_t N[4] = {nn.x, nn.y, nn.z, nn.w};
                             UW_GPU_UNROLL
-                            for (int w = 0; w < 8; w++) uw_gv_pal4(pt, (N[w / 2] >> (16 * (w % 2))) & 0xFFFFu, Pw[w], &o[2 * w], &o[2 * w + 1]);
-                        } else {
-                            if (SRC == UW_SRC_EXP) {
-                                const uint4 *X = (const uint4 *)(stage + L.aux + sl * UW_GV_CHUNK);
-                                const uint4 e0 = X[0], e1 = X[1];
-                                E[kk][0] = e0.x, E[kk][1] = e0.y, E[kk][2] = e0.z, E[kk][3] = e0.w;
-                                E[kk][4] = e1.x, E[kk][5] = e1.y, E[kk][6] = e1.z, E[kk][7] = e1.w;
-                            }
+                            for (int w = 0; w < 8; w++) uw_gv_pal4(pt, N[w / 2] >> (16 * (w % 2)), Pw[kk][w], &o[kk][2 * w], &o[kk][2 * w + 1]);
+                        }
+                        if (SRC == UW_SRC_EXP) {
+                            const uint4 *X = (const uint4 *)(stage + L.aux + sl * UW_GV_CHUNK);
+                            const uint4 e0 = X[0], e1 = X[1];
+                            const uint32_t E[8] = {e0.x, e0.y, e0.z, e0.w, e1.x, e1.y, e1.z, e1.w};
                             UW_GPU_UNROLL
-                            for (int w = 0; w < 8; w++) uw_gv_join4(E[kk][w], Pw[w], &o[2 * w], &o[2 * w + 1]);
+                            for (int w = 0; w < 8; w++) uw_gv_join4(E[w], Pw[kk][w], &o[kk][2 * w], &o[kk][2 * w + 1]);
                         }
                         uint4 *dst = (uint4 *)(W + sl * UW_GV_WLD * 2);
                         UW_GPU_UNROLL
-                        for (int v = 0; v < 4; v++) dst[v] = make_uint4(o[4 * v], o[4 * v + 1], o[4 * v + 2], o[4 * v + 3]);
+                        for (int v = 0; v < 4; v++) dst[v] = make_uint4(o[kk][4 * v], o[kk][4 * v + 1], o[kk][4 * v + 2], o[kk][4 * v + 3]);
                     }
                     if (PATCHED) { /* the exponents the stream does not carry: the thread's entries, loaded during
                                     * the last step, into the joined BF16 */
@@ -260,8 +285,9 @@ __global__ void __launch_bounds__(UW_GV_THREADS, 1) uw_k_gemv(uw_kparams p, uw_g
                 uw_gv_group_sync();
 
                 /* refill this stage with the step S ahead */
-                if (i + UW_GV_STAGES < se) stage_next(i + UW_GV_STAGES);
+                if (i + UW_GV_STAGES < se) stage_next(i + UW_GV_STAGES, stage);
                 uw_gpu_cp_async_commit();
+                stage = stage == G + L.stage + (UW_GV_STAGES - 1) * L.stage_bytes ? G + L.stage : stage + L.stage_bytes;
             }
             /* leaving the band: to y if the unit holds it whole; the unit's first band, shared, is kept;
              * its last stays in acc */

@@ -190,10 +190,12 @@ struct uw_gv_lane {
     __host__ __device__ __forceinline__ uint32_t code(uw_gv_sp tab, uint32_t mask) {
         uint32_t e;
 #if defined(__CUDA_ARCH__)
+        (void)mask; /* (the table has every 12-bit index: the code's bits are the window's low 12, times 4) */
         asm volatile("{\n.reg .pred p;\n.reg .b32 t;\n"
                      "shf.r.wrap.b32 t, %1, %2, %3;\n"
-                     "and.b32 t, t, %6;\n"
-                     "mad.lo.u32 t, t, 4, %5;\n"
+                     "shl.b32 t, t, 20;\n"
+                     "shr.u32 t, t, 18;\n"
+                     "add.u32 t, t, %5;\n"
                      "ld.shared.u32 %0, [t];\n"
                      "shr.u32 t, %0, 27;\n"
                      "add.u32 %3, %3, t;\n"
@@ -203,7 +205,7 @@ struct uw_gv_lane {
                      "@p add.u32 %4, %4, 4;\n"
                      "@p sub.u32 %3, %3, 32;\n}"
                      : "=r"(e), "+r"(w0), "+r"(w1), "+r"(pos), "+r"(next)
-                     : "r"(tab), "r"(mask));
+                     : "r"(tab));
 #else
         e = uw_gv_ld32(tab + 4u * (uw_gv_funnel(w0, w1, pos) & mask));
         pos += e >> UW_GV_LEN_SHIFT;
@@ -228,12 +230,23 @@ struct uw_gv_lane {
 
 /* ---------------------------------------------------------------- join -------------------- */
 
+/* (a & m) | (c & ~m), m = 0x80808080 in every byte: one lop3 (the compiler splits the two masks) */
+UW_HD uint32_t uw_gv_sel80(uint32_t a, uint32_t c) {
+#if defined(__CUDA_ARCH__)
+    uint32_t r;
+    asm("lop3.b32 %0, %1, 0x80808080, %2, 0xE2;" : "=r"(r) : "r"(a), "r"(c));
+    return r;
+#else
+    return (a & 0x80808080u) | (c & 0x7F7F7F7Fu);
+#endif
+}
 /* Four BF16 (two words, element order) from four exponents and four plane bytes (FORMAT.md
  * section 2: v = (P & 0x80) << 8 | E << 7 | (P & 0x7F)): per byte, the high half is the sign and
- * E >> 1, the low half E's last bit and the mantissa; then interleave. 6 instructions. */
+ * E >> 1, the low half E's last bit and the mantissa; then interleave. 6 instructions (a shift,
+ * a multiply, two lop3, two prmt). */
 UW_HD void uw_gv_join4(uint32_t E4, uint32_t P4, uint32_t *o01, uint32_t *o23) {
-    const uint32_t hi = (P4 & 0x80808080u) | ((E4 >> 1) & 0x7F7F7F7Fu);
-    const uint32_t lo = (P4 & 0x7F7F7F7Fu) | ((E4 << 7) & 0x80808080u);
+    const uint32_t hi = uw_gv_sel80(P4, E4 >> 1);
+    const uint32_t lo = uw_gv_sel80(E4 << 7, P4);
     *o01 = uw_gv_prmt(lo, hi, 0x5140);
     *o23 = uw_gv_prmt(lo, hi, 0x7362);
 }
@@ -254,13 +267,14 @@ UW_HD uw_gv_paltab uw_gv_paltab_of(const uint8_t palette[16]) {
     }
     return t;
 }
-/* four BF16 from four nibbles (the low 16 bits of n, element k in bits 4k..4k+3) and plane bytes */
+/* four BF16 from four nibbles (the low 16 bits of n, element k in bits 4k..4k+3; prmt reads no
+ * other bits) and plane bytes */
 UW_HD void uw_gv_pal4(const uw_gv_paltab &t, uint32_t n, uint32_t P4, uint32_t *o01, uint32_t *o23) {
     const uint32_t n2 = n ^ 0x8888u;
     const uint32_t h = uw_gv_prmt(t.ht[0], t.ht[1], n) | uw_gv_prmt(t.ht[2], t.ht[3], n2);
     const uint32_t l = uw_gv_prmt(t.lt[0], t.lt[1], n) | uw_gv_prmt(t.lt[2], t.lt[3], n2);
-    const uint32_t hi = (P4 & 0x80808080u) | h;
-    const uint32_t lo = (P4 & 0x7F7F7F7Fu) | ((l << 1) & 0x80808080u);
+    const uint32_t hi = uw_gv_sel80(P4, h);
+    const uint32_t lo = uw_gv_sel80(l << 1, P4);
     *o01 = uw_gv_prmt(lo, hi, 0x5140);
     *o23 = uw_gv_prmt(lo, hi, 0x7362);
 }

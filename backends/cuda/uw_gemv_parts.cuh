@@ -7,6 +7,7 @@
 
 #include "cuda_internal.h"
 #include "uw_gemv.cuh"
+#include "uw_mbar.cuh"
 
 UW_GPU_NS_BEGIN
 
@@ -35,12 +36,12 @@ UW_GPU_NS_BEGIN
 /* ---------------------------------------------------------------- shared memory ----------- */
 
 struct uw_gvlayout {
-    uint32_t tab, tag, groups, group_bytes, tiles, tile_bytes, stage, stage_bytes, plane, aux, pidx, w, xs, total;
+    uint32_t tab, tag, groups, group_bytes, tiles, tile_bytes, stage, stage_bytes, plane, aux, pidx, w, xs, tbar, tmeta, total;
 };
 /* Shared memory: the GEMV decode table (Huffman), the launch's tag, then per group: two tile
  * buffers (the stream of the current and the next tile, Huffman), S stages (plane chunks and
  * nibbles / exponents / BF16; the patch index of the step after) and the W buffer the product reads (not BF16: its stage is that);
- * AMD: the step's x as float. At the end of the kernel a group's area holds its unit's two slots
+ * AMD: the step's x as float; the tile buffers' barriers (sm_90: their streams come by bulk copy). At the end of the kernel a group's area holds its unit's two slots
  * (NVIDIA). */
 static __host__ __device__ constexpr uw_gvlayout uw_gv_layout(int src, uint32_t tab_bits) {
     uw_gvlayout L = {};
@@ -59,7 +60,9 @@ static __host__ __device__ constexpr uw_gvlayout uw_gv_layout(int src, uint32_t 
     L.stage_bytes = L.pidx + (src == UW_SRC_HUFF || src == UW_SRC_PAL ? 32 : 0);
     L.w = L.stage + UW_GV_STAGES * L.stage_bytes;
     L.xs = L.w + (src == UW_SRC_BF16 ? 0 : UW_GV_SLOTS * UW_GV_WLD * 2);
-    L.group_bytes = L.xs + (UW_GPU_BAND_MMA_VALU ? UW_GV_CHUNK * UW_GV_NB_MAX * 4 : 0);
+    L.tbar = L.xs + (UW_GPU_BAND_MMA_VALU ? UW_GV_CHUNK * UW_GV_NB_MAX * 4 : 0); /* the tile buffers' mbarriers (sm_90) */
+    L.tmeta = L.tbar + 16; /* Huffman: the next tile's stream (16 bytes) and its rows' lanes' first bits */
+    L.group_bytes = L.tmeta + (src == UW_SRC_HUFF ? 16 + 4 * UW_GV_SLOTS : 0);
     L.total = L.groups + UW_GV_GROUPS * L.group_bytes;
     return L;
 }
@@ -87,51 +90,54 @@ static __host__ __device__ inline uw_gvws_layout uw_gvws_layout_of(uint32_t G) {
 
 /* ---------------------------------------------------------------- staging ----------------- */
 
-/* The cp.async copies of a step's rows into a stage, zero-filled for rows past the matrix or
- * columns past K: the 32-byte plane chunks (two threads per slot, so that each instruction reads 16
- * whole sectors), then the nibbles (16 bytes), exponents (32) or BF16 (64); with them (patched
- * sources) the 32 bytes of the patch index holding the next step's two words. The thread's pieces'
- * offsets within a band are fixed: computed once. */
+/* The cp.async copies of a step's rows into a stage: the 32-byte plane chunks (two threads per
+ * slot, so that each instruction reads 16 whole sectors), then the nibbles (16 bytes), exponents
+ * (32) or BF16 (64). Rows past the matrix read its last row and steps past K (a last tile narrower
+ * than 256) its last 32 columns: in bounds, and never in an output (a row's products go to that
+ * row only; those steps' products are skipped). The steps in order from a unit's first: the
+ * thread's pieces' row offsets are set when the band changes. */
 template <int SRC> struct uw_gv_stager {
     static constexpr uint32_t PIECES = SRC == UW_SRC_BF16 ? 4 : 2; /* 16-byte pieces of a slot's row */
     static constexpr uint32_t N = UW_GV_SLOTS * PIECES / UW_GV_GROUP_THREADS, NN = UW_GV_SLOTS / UW_GV_GROUP_THREADS;
-    uint32_t sl[N], dst[N], nsl[NN];
-    uint64_t off[N], noff[NN]; /* elements from the band's first (plane, exponent, BF16), nibble bytes */
-    __device__ __forceinline__ void init(const uw_kparams &p, const uw_gvlayout &L, uint32_t gt) {
+    uint32_t band, ch; /* the next step to stage */
+    uint64_t off[N], noff[NN]; /* the pieces' elements (plane, exponent, BF16) or nibble bytes from the matrix's first */
+    __device__ __forceinline__ void rows(const uw_kparams &p, uint32_t gt) {
         UW_GPU_UNROLL
         for (uint32_t m = 0; m < N; m++) {
-            const uint32_t piece = gt % PIECES;
-            sl[m] = gt / PIECES + m * (UW_GV_GROUP_THREADS / PIECES);
-            off[m] = (uint64_t)sl[m] * p.cols + piece * (SRC == UW_SRC_BF16 ? 8 : 16);
-            dst[m] = SRC == UW_SRC_BF16 ? L.aux + sl[m] * UW_GV_WLD * 2 + piece * 16 : L.plane + sl[m] * UW_GV_CHUNK + piece * 16;
+            const uint32_t sl = gt / PIECES + m * (UW_GV_GROUP_THREADS / PIECES);
+            off[m] = (uint64_t)uw_minu(band * UW_GV_SLOTS + sl, p.rows - 1) * p.cols + (gt % PIECES) * (SRC == UW_SRC_BF16 ? 8 : 16);
         }
         UW_GPU_UNROLL
-        for (uint32_t m = 0; m < NN; m++) {
-            nsl[m] = gt + m * UW_GV_GROUP_THREADS;
-            noff[m] = (uint64_t)nsl[m] * p.cols / 2;
-        }
+        for (uint32_t m = 0; m < NN; m++)
+            noff[m] = (uint64_t)uw_minu(band * UW_GV_SLOTS + gt + m * UW_GV_GROUP_THREADS, p.rows - 1) * p.cols / 2;
     }
-    __device__ __forceinline__ void issue(const uw_kparams &p, uint32_t band, uint32_t ch, uint8_t *stage, const uw_gvlayout &L,
-                                          uint32_t gt) const {
-        const uint32_t col = ch * UW_GV_CHUNK, left = p.rows - band * UW_GV_SLOTS; /* rows of the band in the matrix */
-        const bool cin = col < p.cols;
-        const uint64_t o = (uint64_t)band * UW_GV_SLOTS * p.cols + col;
+    __device__ __forceinline__ void start(const uw_kparams &p, const uw_gv_grid &g, uint32_t s, uint32_t gt) {
+        band = s / g.nbs;
+        ch = s % g.nbs;
+        rows(p, gt);
+    }
+    /* stage the next step, then on to the one after */
+    __device__ __forceinline__ void issue(const uw_kparams &p, const uw_gv_grid &g, uint8_t *stage, const uw_gvlayout &L, uint32_t gt) {
+        const uint32_t col = uw_minu(ch * UW_GV_CHUNK, p.cols - UW_GV_CHUNK);
         UW_GPU_UNROLL
         for (uint32_t m = 0; m < N; m++) {
-            const bool ok = cin && sl[m] < left;
+            const uint32_t sl = gt / PIECES + m * (UW_GV_GROUP_THREADS / PIECES), piece = gt % PIECES;
             if (SRC == UW_SRC_BF16) {
-                uw_gpu_cp_async16(stage + dst[m], ok ? p.w16 + o + off[m] : p.w16, ok ? 16 : 0);
+                uw_gpu_cp_async16(stage + L.aux + sl * UW_GV_WLD * 2 + piece * 16, p.w16 + off[m] + col, 16);
             } else {
-                uw_gpu_cp_async16(stage + dst[m], ok ? p.plane + o + off[m] : p.plane, ok ? 16 : 0);
-                if (SRC == UW_SRC_EXP) uw_gpu_cp_async16(stage + L.aux + dst[m] - L.plane, ok ? p.exps + o + off[m] : p.exps, ok ? 16 : 0);
+                uw_gpu_cp_async16(stage + L.plane + sl * UW_GV_CHUNK + piece * 16, p.plane + off[m] + col, 16);
+                if (SRC == UW_SRC_EXP) uw_gpu_cp_async16(stage + L.aux + sl * UW_GV_CHUNK + piece * 16, p.exps + off[m] + col, 16);
             }
         }
         if (SRC == UW_SRC_PAL) {
             UW_GPU_UNROLL
-            for (uint32_t m = 0; m < NN; m++) {
-                const bool ok = cin && nsl[m] < left;
-                uw_gpu_cp_async16(stage + L.aux + nsl[m] * 16, ok ? p.nib + o / 2 + noff[m] : p.nib, ok ? 16 : 0);
-            }
+            for (uint32_t m = 0; m < NN; m++)
+                uw_gpu_cp_async16(stage + L.aux + (gt + m * UW_GV_GROUP_THREADS) * 16, p.nib + noff[m] + col / 2, 16);
+        }
+        if (++ch == g.nbs) {
+            ch = 0;
+            band++;
+            rows(p, gt);
         }
     }
 };
@@ -144,20 +150,18 @@ static __device__ __forceinline__ const uint32_t *uw_gv_pidx(const uint8_t *stag
     return (const uint32_t *)(stage + L.pidx) + (s & 3u);
 }
 
-/* Huffman: what issuing a tile's stream needs, loaded a tile ahead (so that no instruction waits for a
- * load where the tile is issued): its stream's bytes [b, e) and the first bit of the lane of each of
- * the thread's slots within it. The tiles in step order: t, its band and column kept as they go
- * (no division); lrow: the slots' lanes in the last band when it has fewer than 64 rows. */
-struct uw_gv_tilemeta {
-    uint64_t b, e;
-    uint32_t lo[UW_GV_SPT];
-};
+/* Huffman: what issuing a tile's stream needs, copied into the group's tile meta a tile ahead (so
+ * that no register waits for a load where the tile is issued): from the upload's tile table, the
+ * 16-byte-aligned bytes around its stream (uw_gv_seg_bytes: offset in the blob, size) and the bit
+ * there where it starts; and the first bit of the lane of each slot. The tiles in step order: t,
+ * its column and band kept as they go (no division); lrow: the slots' lanes in the last band when
+ * it has fewer than 64 rows. */
 struct uw_gv_tilewalk {
-    uint32_t t, band, kt, lrow[UW_GV_SPT];
+    uint32_t t, kt, band, lrow[UW_GV_SPT];
     __device__ __forceinline__ void start(const uw_kparams &p, uint32_t t0, uint32_t gt) {
         t = t0;
-        band = t0 / p.tiles_c;
         kt = t0 % p.tiles_c;
+        band = t0 / p.tiles_c;
         const uint32_t tr = p.rows - (p.tiles_r - 1) * UW_GV_SLOTS;
         UW_GPU_UNROLL
         for (int k = 0; k < UW_GV_SPT; k++) {
@@ -165,33 +169,52 @@ struct uw_gv_tilewalk {
             lrow[k] = sl < tr ? uw_gv_lane_of_row(sl, tr) : 0;
         }
     }
-    /* the current tile's meta into m, then on to the next tile */
-    __device__ __forceinline__ void fetch(const uw_kparams &p, uint32_t gt, uw_gv_tilemeta &m) {
-        const uint64_t T = (uint64_t)p.tiles_r * p.tiles_c;
-        if (t < T) {
-            const uint64_t *tb = (const uint64_t *)(p.blob + p.off_tilebase);
+    /* the current tile's meta into meta (cp.async, in the current group), then on to the next tile */
+    __device__ __forceinline__ void fetch(const uw_kparams &p, uint32_t gt, uint8_t *meta) {
+        if (t < p.tiles_r * p.tiles_c) {
             const uint32_t *lo = (const uint32_t *)(p.blob + p.off_laneoff) + (uint64_t)t * (UW_GV_SLOTS - 1);
-            m.b = tb[t];
-            m.e = t + 1 < T ? tb[t + 1] : p.stream_bytes;
+            if (gt == 0) uw_gpu_cp_async16(meta, p.gv_tiles + t, 16);
             UW_GPU_UNROLL
             for (int k = 0; k < UW_GV_SPT; k++) {
-                const uint32_t j = band + 1 == p.tiles_r ? lrow[k] : gt + k * UW_GV_GROUP_THREADS;
-                m.lo[k] = j ? lo[j - 1] : 0;
+                const uint32_t sl = gt + k * UW_GV_GROUP_THREADS, j = band + 1 == p.tiles_r ? lrow[k] : sl;
+                uw_gpu_cp_async4(meta + 16 + 4 * sl, j ? lo + j - 1 : lo, j ? 4 : 0);
             }
         }
         t++;
         if (++kt == p.tiles_c) kt = 0, band++;
     }
 };
-/* issue the copy of a tile's stream (uw_gv_seg_bytes: its 64 lanes) into the tile buffer at byte
- * `buf` of the group's tile area; returns the bit there where the tile's stream starts. Uploads
- * check that every tile's stream fits UW_GV_STREAM_CAP (cuda_gemv_upload.cu). */
-static __device__ __forceinline__ uint32_t uw_gv_tile_issue(const uw_kparams &p, const uw_gv_tilemeta &m, uint8_t *tiles, uint32_t buf,
-                                                            uint32_t gt) {
-    const uint64_t g0 = (p.off_stream + m.b) & ~(uint64_t)15;
-    const uint32_t n = uw_gv_seg_bytes(p.off_stream, m.b, 0, (m.e - m.b) * 8);
+/* issue the copy of the stream of the tile whose meta is in `meta` into the tile buffer at byte
+ * `buf` of the group's tile area; bits: the slots' lanes' first bits there. Uploads check that
+ * every tile's stream fits UW_GV_STREAM_CAP (cuda_gemv_upload.cu). sm_90: one bulk copy by lane 0
+ * completing on the buffer's barrier (uw_gv_tile_wait before reading); elsewhere 16-byte cp.async
+ * copies by every thread, in the current group. */
+static __device__ __forceinline__ void uw_gv_tile_issue(const uw_kparams &p, const uint8_t *meta, uint8_t *tiles, uint32_t buf,
+                                                        uint64_t *bar, uint32_t gt, uint32_t bits[UW_GV_SPT]) {
+    const uint4 seg = *(const uint4 *)meta;
+    const uint64_t g0 = (uint64_t)seg.y << 32 | seg.x;
+    const uint32_t n = seg.z;
+    UW_GPU_UNROLL
+    for (int k = 0; k < UW_GV_SPT; k++) bits[k] = buf * 8 + seg.w + ((const uint32_t *)(meta + 16))[gt + k * UW_GV_GROUP_THREADS];
+#if UW_GPU_HAS_MBAR && !UW_GPU_BAND_MMA_VALU
+    if (gt == 0) {
+        fence_proxy_async(); /* (the buffer's last reads, generic proxy, before the copy's writes) */
+        mbar_arrive_expect_tx(bar, n);
+        bulk_g2s(tiles + buf, p.blob + g0, n, bar);
+    }
+#else
+    (void)bar;
     for (uint32_t o = gt * 16; o < n; o += UW_GV_GROUP_THREADS * 16) uw_gpu_cp_async16(tiles + buf + o, p.blob + g0 + o, 16);
-    return buf * 8 + (uint32_t)((p.off_stream + m.b - g0) * 8);
+#endif
+}
+/* sm_90: wait for the stream of the tile in buffer b (its barrier's phase: tph bit b, flipped) */
+static __device__ __forceinline__ void uw_gv_tile_wait(uint64_t *bars, uint32_t b, uint32_t &tph) {
+#if UW_GPU_HAS_MBAR && !UW_GPU_BAND_MMA_VALU
+    mbar_wait(bars, b, (tph >> b) & 1u);
+    tph ^= 1u << b;
+#else
+    (void)bars, (void)b, (void)tph;
+#endif
 }
 
 /* ---------------------------------------------------------------- launch arguments, x ------ */

@@ -199,6 +199,10 @@ static __device__ __forceinline__ void uw_gpu_cp_async16(void *smem, const void 
     }
     *(uint4 *)smem = v;
 }
+/* 4-byte copy (src_bytes 0: zero) */
+static __device__ __forceinline__ void uw_gpu_cp_async4(void *smem, const void *gmem, uint32_t src_bytes) {
+    *(uint32_t *)smem = src_bytes ? *(const uint32_t *)gmem : 0u;
+}
 static __device__ __forceinline__ void uw_gpu_cp_async_commit(void) {}
 template <int N> static __device__ __forceinline__ void uw_gpu_cp_async_wait(void) {}
 #else
@@ -388,6 +392,10 @@ static __device__ __forceinline__ uint32_t uw_gpu_smem_addr(const void *p) {
 static __device__ __forceinline__ void uw_gpu_cp_async16(void *smem, const void *gmem, uint32_t src_bytes) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(uw_gpu_smem_addr(smem)), "l"(gmem), "r"(src_bytes)
                  : "memory");
+}
+/* 4-byte asynchronous global -> shared copy; src_bytes 0 writes zero */
+static __device__ __forceinline__ void uw_gpu_cp_async4(void *smem, const void *gmem, uint32_t src_bytes) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(uw_gpu_smem_addr(smem)), "l"(gmem), "r"(src_bytes) : "memory");
 }
 static __device__ __forceinline__ void uw_gpu_cp_async_commit(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
 template <int N> static __device__ __forceinline__ void uw_gpu_cp_async_wait(void) {

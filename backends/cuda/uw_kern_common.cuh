@@ -49,6 +49,7 @@ typedef struct uw_kparams {
      * of the exponents the stream does not carry; Huffman: per unit of the GEMV grid the bit of
      * each row's lane at the unit's first step (within its tile) */
     const uint32_t *patch_idx, *patch, *gv_starts;
+    const uint4 *gv_tiles;        /* Huffman, GEMV: per tile its stream's 16-byte-aligned bytes (offset, size) and first bit */
     /* exponent plane (pipeline 2 scratch) and plain BF16 */
     const uint8_t *exps;
     const uint16_t *w16;
