@@ -55,13 +55,15 @@ static __device__ __forceinline__ float *uw_gv_partial(const uw_gvargs &a, uint3
 static __device__ __forceinline__ bool uw_gv_cta_has_steps(const uw_gv_grid &g, uint32_t c) {
     return uw_gv_unit_begin(g, c * UW_GV_UNITS) < uw_gv_unit_begin(g, (c + 1) * UW_GV_UNITS);
 }
-/* every other CTA holding steps of band b has published its sums of it in this launch */
+/* every other CTA holding steps of band b has published its sums of it in this launch (the flags
+ * read back to back, one fence after them) */
 static __device__ __forceinline__ bool uw_gv_others_published(const uw_gv_grid &g, const uw_gvargs &a, uint32_t b, uint64_t tag) {
     uint32_t c0, c1;
     uw_gv_band_ctas(g, b, &c0, &c1);
     bool all = true;
     for (uint32_t c = c0; c <= c1; c++)
-        if (c != blockIdx.x && uw_gv_cta_has_steps(g, c) && uw_gpu_flag_observe(uw_gv_flag(a, c, uw_gv_cta_slot(g, c, b))) != tag) all = false;
+        if (c != blockIdx.x && uw_gv_cta_has_steps(g, c) && uw_gpu_flag_peek(uw_gv_flag(a, c, uw_gv_cta_slot(g, c, b))) != tag) all = false;
+    uw_gpu_fence();
     return all;
 }
 

@@ -13,6 +13,7 @@
 /* host threads: C++ atomics on the words (aligned 64-bit words on the host) */
 static __device__ __forceinline__ void uw_gpu_flag_publish(uint64_t *f, uint64_t v) { __atomic_store_n(f, v, __ATOMIC_SEQ_CST); }
 static __device__ __forceinline__ uint64_t uw_gpu_flag_observe(const uint64_t *f) { return __atomic_load_n(f, __ATOMIC_SEQ_CST); }
+static __device__ __forceinline__ uint64_t uw_gpu_flag_peek(const uint64_t *f) { return __atomic_load_n(f, __ATOMIC_SEQ_CST); }
 static __device__ __forceinline__ void uw_gpu_fence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 static __device__ __forceinline__ float uw_gpu_ld_coherent(const float *p) { return *p; } /* (after an observation: ordered) */
 static __device__ __forceinline__ uint32_t uw_gpu_arrive(uint32_t *p) { return __atomic_fetch_add(p, 1u, __ATOMIC_SEQ_CST); }
@@ -28,6 +29,8 @@ static __device__ __forceinline__ uint64_t uw_gpu_flag_observe(const uint64_t *f
     __threadfence();
     return v;
 }
+/* a flag without the fence: several read back to back, then one uw_gpu_fence() before the data */
+static __device__ __forceinline__ uint64_t uw_gpu_flag_peek(const uint64_t *f) { return *(const volatile uint64_t *)f; }
 static __device__ __forceinline__ void uw_gpu_fence(void) { __threadfence(); }
 static __device__ __forceinline__ float uw_gpu_ld_coherent(const float *p) { return *(const volatile float *)p; }
 static __device__ __forceinline__ uint32_t uw_gpu_arrive(uint32_t *p) { return atomicAdd(p, 1u); }
