@@ -23,7 +23,7 @@ static float ftz(float v) { return fpclassify(v) == FP_SUBNORMAL ? copysignf(0.0
 
 /* one pair step of the level: acc += x_odd w_odd, then += x_even w_even */
 static float step(float acc, float xo, float wo, float xe, float we) {
-    if (!strcmp(level, "avx512bf16")) { /* vdpbf16ps: exact products, RNE adds, DAZ and FTZ */
+    if (!strcmp(level, "avx512bf16") || !strcmp(level, "amx")) { /* vdpbf16ps/tdpbf16ps: exact products, RNE adds, DAZ and FTZ */
         acc = ftz(fmaf(ftz(xo), ftz(wo), ftz(acc)));
         return ftz(fmaf(ftz(xe), ftz(we), acc));
     }
@@ -32,13 +32,28 @@ static float step(float acc, float xo, float wo, float xe, float we) {
     return a1 + pe;
 }
 
+/* the adds that combine half sums: flushed to zero on the AMX/vdpbf16ps levels */
+static float add(float a, float b) {
+    volatile float s = a + b;
+    return !strcmp(level, "avx512bf16") || !strcmp(level, "amx") ? ftz(s) : s;
+}
+
+/* the documented order: K padded with +0 to a multiple of 32; per block of 32 k two half sums
+ * from +0 over k 0-15 and 16-31, pairs in increasing order, odd element first; s + (h1 + h2) */
 static float emulate(const uint16_t *x, const uint16_t *w, uint64_t K) {
-    uint64_t kp = (K + 7) / 8 * 8; /* K padded with zero pairs to a multiple of 8 */
+    uint64_t kp = (K + 31) / 32 * 32;
     float acc = 0.0f;
-    for (uint64_t k = 0; k < kp; k += 2) {
-        float xe = k < K ? f32(x[k]) : 0.0f, we = k < K ? f32(w[k]) : 0.0f;
-        float xo = k + 1 < K ? f32(x[k + 1]) : 0.0f, wo = k + 1 < K ? f32(w[k + 1]) : 0.0f;
-        acc = step(acc, xo, wo, xe, we);
+    for (uint64_t kb = 0; kb < kp; kb += 32) {
+        float h[2];
+        for (int half = 0; half < 2; half++) {
+            h[half] = 0.0f;
+            for (uint64_t k = kb + 16 * (uint64_t)half; k < kb + 16 * (uint64_t)half + 16; k += 2) {
+                float xe = k < K ? f32(x[k]) : 0.0f, we = k < K ? f32(w[k]) : 0.0f;
+                float xo = k + 1 < K ? f32(x[k + 1]) : 0.0f, wo = k + 1 < K ? f32(w[k + 1]) : 0.0f;
+                h[half] = step(h[half], xo, wo, xe, we);
+            }
+        }
+        acc = add(acc, add(h[0], h[1]));
     }
     if (acc != acc) {
         uint32_t q = 0x7FC00000u;
@@ -69,7 +84,7 @@ static void shape(uw_device *d, const char *wcase, uint64_t rows, uint64_t cols,
     uw_encode_params p;
     uw_encode_params_default(&p);
     p.tile_rows = 24; /* bands that are not whole panels, and edge tiles */
-    p.tile_cols = 520;
+    p.tile_cols = cols % 2 ? 544 : 520; /* tile by tile (a multiple of 32), or the whole band */
     uint8_t *blob;
     size_t bs;
     CHECK_OK(uw_tensor_encode(w, rows, cols, &p, &blob, &bs), "encode");

@@ -89,7 +89,7 @@ static uw_status run_resident(const mm_job *j, uint64_t pan, int R, float *acc) 
     return UW_OK;
 }
 
-/* nr (<= 16 R) rows of a row-major matrix, columns [c0, c0 + nc) (c0 a multiple of 8): packed a
+/* nr (<= 16 R) rows of a row-major matrix, columns [c0, c0 + nc) (c0 a multiple of 32): packed a
  * K block at a time into scratch, then the plain kernel */
 static uw_status run_rows(const mm_job *j, const uint16_t *w, uint64_t ld, uint64_t nr, uint64_t c0, uint64_t nc, int R,
                           float *acc) {
@@ -133,13 +133,14 @@ static uw_status panel_task(void *ctx, uint64_t t, int worker) {
 }
 
 /* one task: tile row ti of a blob, decoded tile by tile (whole band when a tile's width is not
- * a multiple of 8, so that no group of 8 k straddles two decodes) */
+ * a multiple of 32, so that no block of 32 k, the unit of the accumulation order, straddles two
+ * decodes) */
 static uw_status band_task(void *ctx, uint64_t ti, int worker) {
     const mm_job *j = ctx;
     const uw_blob *b = j->s->blob;
     (void)worker;
     uint64_t r0 = ti * b->tile_rows, tr = b->rows - r0 < b->tile_rows ? b->rows - r0 : b->tile_rows, np = uw_npanels(tr);
-    int whole = b->tile_cols % UW_GROUP_K != 0;
+    int whole = b->tile_cols % UW_BLOCK_K != 0;
     uint64_t wc = whole ? b->cols : b->tile_cols;
     float *acc = uw_cpu_scratch(0, np * j->B * UW_PANEL * sizeof(float));
     uint16_t *band = uw_cpu_scratch(2, tr * wc * 2);

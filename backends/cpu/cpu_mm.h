@@ -8,12 +8,18 @@
 #include "../../codecs/blob.h"
 
 /* ---- layouts ----
- * Panel: 16 consecutive output rows. K is padded to Kp = a multiple of 8 (a "group": 8 k =
- * 4 pairs) with zero weights. Plain panel: for group g, pair m (0..3), row r: the two BF16 words
- * W[r][8g+2m], W[r][8g+2m+1] at byte g*256 + m*64 + r*4 (the VNNI pair order vdpbf16ps reads).
- * Palette panel: 192 bytes per group, rebuilt in registers; see cpu_pack.c. */
+ * Panel: 16 consecutive output rows. K is padded to Kp = a multiple of 32 (a "block", the K of one
+ * AMX tile product) with zero weights; storage goes by "groups" of 8 k = 4 pairs, 4 groups a
+ * block. Plain panel: for group g, pair m (0..3), row r: the two BF16 words W[r][8g+2m],
+ * W[r][8g+2m+1] at byte g*256 + m*64 + r*4 (the VNNI pair order vdpbf16ps reads).
+ * Palette panel: 192 bytes per group, rebuilt in registers; see cpu_pack.c.
+ * The accumulation order of every level (docs/CONFORMANCE-cpu.md section 1): per block, two
+ * half sums h1 (k 0-15) and h2 (k 16-31) from +0, pairs in increasing order, odd element first;
+ * then s = s + (h1 + h2). Kernel calls therefore start and end on block boundaries. */
 #define UW_PANEL 16
 #define UW_GROUP_K 8
+#define UW_BLOCK_K 32
+#define UW_BLOCK_GROUPS 4
 #define UW_PLAIN_GROUP_BYTES 256
 #define UW_PAL_GROUP_BYTES 192
 
@@ -35,7 +41,7 @@ typedef struct uw_pal_panels {
 } uw_pal_panels;
 
 /* One call of a kernel: R panels (consecutive in memory, panel_bytes apart) x groups
- * [g0, g0+ng) x all nb batch rows. acc[r][b][16] is loaded, continued and stored back (fp32 is
+ * [g0, g0+ng) (g0 and ng multiples of UW_BLOCK_GROUPS) x all nb batch rows. acc[r][b][16] is loaded, continued and stored back (fp32 is
  * stored exactly, so cutting K into blocks never changes a bit). x: packed activations in blocks
  * of xbw = min(8, nb) batch rows: pair p (k = 2p, 2p+1) of row b at
  * x + (b / xbw) * xblk + (p * xbw + b % xbw) * 2 (uw_xpair), zero in the padding. A pass over
@@ -87,10 +93,10 @@ void uw_pal_rebuild_group(const uint8_t *src, const uint8_t table[16], uint16_t 
 void uw_pal_to_plain_generic(const uw_kargs *a, uint8_t *dst, uint64_t dst_panel_bytes);
 
 /* ---- packing (cpu_pack.c) ---- */
-static inline uint64_t uw_kpad(uint64_t k) { return (k + UW_GROUP_K - 1) / UW_GROUP_K * UW_GROUP_K; }
+static inline uint64_t uw_kpad(uint64_t k) { return (k + UW_BLOCK_K - 1) / UW_BLOCK_K * UW_BLOCK_K; }
 static inline uint64_t uw_npanels(uint64_t rows) { return (rows + UW_PANEL - 1) / UW_PANEL; }
 /* rows [0, nr) of a row-major BF16 matrix (row stride ld), columns [k0, k0 + nk) (k0 a
- * multiple of 8), into ceil(nr/16) plain panels of ceil(nk/8) groups at dst (panel stride
+ * multiple of 8), into ceil(nr/16) plain panels of uw_kpad(nk)/8 groups at dst (panel stride
  * panel_bytes); rows past nr and columns past k0 + nk are zero. */
 void uw_pack_plain(const uint16_t *w, uint64_t ld, uint64_t nr, uint64_t k0, uint64_t nk, uint8_t *dst,
                    uint64_t panel_bytes);

@@ -70,10 +70,10 @@ void uw_pack_plain(const uint16_t *w, uint64_t ld, uint64_t nr, uint64_t k0, uin
                 memcpy(gd + 128, &pr[2], 4);
                 memcpy(gd + 192, &pr[3], 4);
             }
-            if (full < ng) { /* the last, partial group: zero past nk */
+            for (uint64_t g = full; g < ng; g++) { /* the partial group and the block's padding: zero past nk */
                 uint16_t tail[UW_GROUP_K] = {0};
-                memcpy(tail, src + full * UW_GROUP_K, (nk - full * UW_GROUP_K) * 2);
-                uint8_t *gd = pd + full * UW_PLAIN_GROUP_BYTES + r * 4;
+                if (g == full) memcpy(tail, src + full * UW_GROUP_K, (nk - full * UW_GROUP_K) * 2);
+                uint8_t *gd = pd + g * UW_PLAIN_GROUP_BYTES + r * 4;
                 for (uint32_t m = 0; m < 4; m++) memcpy(gd + m * 64, tail + 2 * m, 4);
             }
         }

@@ -1,7 +1,8 @@
 /* kern_avx512.c - AVX-512 BF16 kernel (compiled with -mavx512bf16 -mavx512vbmi -mavx512vbmi2 ...,
  * called only after cpuid and XCR0 say so). One vdpbf16ps adds a pair of products into each of 16
- * lanes = 16 output rows: acc += x[2p+1] w[2p+1], then += x[2p] w[2p], each add rounded to
- * nearest even, inputs and results denormal-flushed (measured; docs/CONFORMANCE-cpu.md). The
+ * lanes = 16 output rows: h += x[2p+1] w[2p+1], then += x[2p] w[2p], each add rounded to
+ * nearest even, inputs and results denormal-flushed (measured; docs/CONFORMANCE-cpu.md); per
+ * 32-k block two such half sums from +0, then acc + (h1 + h2): the order of TDPBF16PS. The
  * palette form is rebuilt in registers (cpu_pack.c): two vpermb look-ups, four byte unpacks and
  * four 16-bit rotates per 128 weights; the rare exceptions are patched through memory. */
 #include <immintrin.h>
@@ -32,54 +33,93 @@ static __attribute__((noinline)) void pal_patch(__m512i *w, uint64_t g, const ui
     for (int m = 0; m < 4; m++) w[m] = _mm512_loadu_si512(buf + 32 * m);
 }
 
+/* h[r][j] += one group g of R panels for NB batch rows (rows b0.., x of the group at xq) */
+static inline __attribute__((always_inline)) void group(const uw_kargs *a, const uint8_t *const *wp, uint64_t g, const uint16_t *xq,
+                                                        __m512i t, const uint32_t **xg, const uint32_t **xv, uint64_t *xl,
+                                                        uint64_t *next, const int R, const int NB, const int pal,
+                                                        __m512 (*h)[16]) {
+    const uint64_t gb = pal ? UW_PAL_GROUP_BYTES : UW_PLAIN_GROUP_BYTES;
+    const uint64_t xs = 2 * a->xbw, xb8 = a->xblk; /* one pair, 8 rows */
+    __m512i w[4][4];
+    for (int r = 0; r < R; r++) {
+        const uint8_t *p = wp[r] + g * gb;
+        _mm_prefetch((const char *)p + UW_PF_BYTES, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + UW_PF_BYTES + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)p + UW_PF_BYTES + 128, _MM_HINT_T0);
+        if (pal) {
+            pal_rebuild(p, t, w[r]);
+            if (__builtin_expect(a->g0 + g == next[r], 0)) { /* through a copy: w stays in registers */
+                __m512i tmp[4] = {w[r][0], w[r][1], w[r][2], w[r][3]};
+                pal_patch(tmp, a->g0 + g, &xg[r], &xv[r], &xl[r]);
+                for (int m = 0; m < 4; m++) w[r][m] = tmp[m];
+                next[r] = xl[r] ? *xg[r] : UINT64_MAX;
+            }
+        } else {
+            _mm_prefetch((const char *)p + UW_PF_BYTES + 192, _MM_HINT_T0);
+            for (int m = 0; m < 4; m++) w[r][m] = _mm512_loadu_si512(p + 64 * m);
+        }
+    }
+    for (int m = 0; m < 4; m++)
+        for (int j = 0; j < NB; j++) {
+            int32_t d;
+            memcpy(&d, xq + (j >> 3) * xb8 + m * xs + 2 * (j & 7), 4);
+            __m512bh xv2 = (__m512bh)_mm512_set1_epi32(d);
+            for (int r = 0; r < R; r++) h[r][j] = _mm512_dpbf16_ps(h[r][j], (__m512bh)w[r][m], xv2);
+        }
+}
+
+/* R panels x NB batch rows over all blocks of the call: per block two half sums from +0 (groups
+ * 0-1 and 2-3), then acc + (h1 + h2), the adds flushing to zero (MXCSR.FTZ, set by kern()). The
+ * halves are one loop (not unrolled) so that only one half sum is in registers; h1 waits in L1. */
 static inline __attribute__((always_inline)) void run(const uw_kargs *a, uint64_t b0, const int R, const int NB, const int pal) {
-    __m512 acc[4][16];
+    __m512 acc[4][16], h1[4][16];
     const uint8_t *wp[4];
     const uint32_t *xg[4], *xv[4];
     uint64_t xl[4], next[4];
-    const uint64_t gb = pal ? UW_PAL_GROUP_BYTES : UW_PLAIN_GROUP_BYTES;
+    /* acc in registers while it leaves room for a half sum and the weights, else in memory (L1) */
+    const int mem = R * NB > 4, hmem = R * NB > 8; /* and h1 too for the largest */
+    _Alignas(64) float h1m[4][16][16];
     for (int r = 0; r < R; r++) {
         wp[r] = a->w + (uint64_t)r * a->panel_bytes;
-        for (int j = 0; j < NB; j++) acc[r][j] = _mm512_loadu_ps(a->acc + ((uint64_t)r * a->nb + b0 + j) * UW_PANEL);
+        if (!mem)
+            for (int j = 0; j < NB; j++) acc[r][j] = _mm512_loadu_ps(a->acc + ((uint64_t)r * a->nb + b0 + j) * UW_PANEL);
         if (pal) {
             xg[r] = a->xgroup[r], xv[r] = a->xval[r], xl[r] = a->xleft[r];
             next[r] = xl[r] ? *xg[r] : UINT64_MAX;
         }
     }
-    const uint16_t *xq = uw_xpair(a, a->g0 * (UW_GROUP_K / 2), b0); /* this group's pairs, row b0 */
-    const uint64_t xs = 2 * a->xbw, xgs = 4 * xs, xb8 = a->xblk;          /* one pair, one group, 8 rows */
+    const uint16_t *xq = uw_xpair(a, a->g0 * (UW_GROUP_K / 2), b0); /* the first group's pairs, row b0 */
+    const uint64_t xgs = 4 * 2 * a->xbw;                              /* one group */
     __m512i t = _mm512_setzero_si512();
     if (pal) t = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)a->table)); /* entry i = table[i & 15] */
-    for (uint64_t g = 0; g < a->ng; g++) {
-        __m512i w[4][4];
-        for (int r = 0; r < R; r++) {
-            const uint8_t *p = wp[r] + g * gb;
-            _mm_prefetch((const char *)p + UW_PF_BYTES, _MM_HINT_T0);
-            _mm_prefetch((const char *)p + UW_PF_BYTES + 64, _MM_HINT_T0);
-            _mm_prefetch((const char *)p + UW_PF_BYTES + 128, _MM_HINT_T0);
-            if (pal) {
-                pal_rebuild(p, t, w[r]);
-                if (__builtin_expect(a->g0 + g == next[r], 0)) { /* through a copy: w stays in registers */
-                    __m512i tmp[4] = {w[r][0], w[r][1], w[r][2], w[r][3]};
-                    pal_patch(tmp, a->g0 + g, &xg[r], &xv[r], &xl[r]);
-                    for (int m = 0; m < 4; m++) w[r][m] = tmp[m];
-                    next[r] = xl[r] ? *xg[r] : UINT64_MAX;
-                }
-            } else {
-                _mm_prefetch((const char *)p + UW_PF_BYTES + 192, _MM_HINT_T0);
-                for (int m = 0; m < 4; m++) w[r][m] = _mm512_loadu_si512(p + 64 * m);
-            }
+    for (int r = 0; r < R; r++) /* (written before read; initialised for the compiler's sake) */
+        for (int j = 0; j < NB; j++)
+            if (hmem) _mm512_store_ps(h1m[r][j], _mm512_setzero_ps());
+            else h1[r][j] = _mm512_setzero_ps();
+    for (uint64_t hg = 0; hg < a->ng; hg += 2) { /* one half block: groups hg, hg + 1 */
+        __m512 h[4][16];
+        for (int r = 0; r < R; r++)
+            for (int j = 0; j < NB; j++) h[r][j] = _mm512_setzero_ps();
+        group(a, wp, hg, xq + hg * xgs, t, xg, xv, xl, next, R, NB, pal, h);
+        group(a, wp, hg + 1, xq + (hg + 1) * xgs, t, xg, xv, xl, next, R, NB, pal, h);
+        if (!(hg & 2)) {
+            for (int r = 0; r < R; r++)
+                for (int j = 0; j < NB; j++)
+                    if (hmem) _mm512_store_ps(h1m[r][j], h[r][j]);
+                    else h1[r][j] = h[r][j];
+            continue;
         }
-        for (int m = 0; m < 4; m++)
+        for (int r = 0; r < R; r++)
             for (int j = 0; j < NB; j++) {
-                int32_t d;
-                memcpy(&d, xq + (j >> 3) * xb8 + g * xgs + m * xs + 2 * (j & 7), 4);
-                __m512bh xv2 = (__m512bh)_mm512_set1_epi32(d);
-                for (int r = 0; r < R; r++) acc[r][j] = _mm512_dpbf16_ps(acc[r][j], (__m512bh)w[r][m], xv2);
+                float *p = a->acc + ((uint64_t)r * a->nb + b0 + j) * UW_PANEL;
+                __m512 t12 = _mm512_add_ps(hmem ? _mm512_load_ps(h1m[r][j]) : h1[r][j], h[r][j]);
+                if (mem) _mm512_storeu_ps(p, _mm512_add_ps(_mm512_loadu_ps(p), t12));
+                else acc[r][j] = _mm512_add_ps(acc[r][j], t12);
             }
     }
-    for (int r = 0; r < R; r++)
-        for (int j = 0; j < NB; j++) _mm512_storeu_ps(a->acc + ((uint64_t)r * a->nb + b0 + j) * UW_PANEL, acc[r][j]);
+    if (!mem)
+        for (int r = 0; r < R; r++)
+            for (int j = 0; j < NB; j++) _mm512_storeu_ps(a->acc + ((uint64_t)r * a->nb + b0 + j) * UW_PANEL, acc[r][j]);
 }
 
 /* one function per (R, NB, palette): the loops above unroll to straight-line register code */
@@ -132,7 +172,17 @@ static void pal_to_plain(const uw_kargs *a, uint8_t *dst, uint64_t dpb) {
     }
 }
 
-static void plain(const uw_kargs *a) { kern(a, 0); }
-static void palette(const uw_kargs *a) { kern(a, 1); }
+/* The block sums' adds must flush results below the normal range to zero, as vdpbf16ps does
+ * (and TDPBF16PS, whose order this is): MXCSR.FTZ for the call, restored after. The variants are
+ * called through a table (never inlined here), so no add can move across the two writes. */
+static void with_ftz(const uw_kargs *a, int pal) {
+    unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr | 0x8000u);
+    kern(a, pal);
+    _mm_setcsr(csr);
+}
+
+static void plain(const uw_kargs *a) { with_ftz(a, 0); }
+static void palette(const uw_kargs *a) { with_ftz(a, 1); }
 
 const uw_cpu_kern uw_cpu_kern_avx512 = {"avx512bf16", plain, palette, pal_to_plain, 4};
