@@ -103,6 +103,22 @@ void uw_pack_x(const uint16_t *x, uint64_t B, uint64_t K, uint16_t *dst) {
     (void)nblk;
 }
 
+void uw_pack_x_amx(const uint16_t *x, uint64_t B, uint64_t K, uint16_t *dst) {
+    uint64_t nblk = uw_kpad(K) / UW_BLOCK_K;
+    memset(dst, 0, uw_pack_x_amx_size(B, K) * 2); /* padding rows and k */
+    for (uint64_t b = 0; b < B; b++)
+        for (uint64_t c = 0; c < nblk; c++) {
+            uint16_t *row = dst + ((b / 16 * nblk + c) * 16 + b % 16) * 32;
+            for (uint32_t j = 0; j < 16; j++) {
+                /* dword j: h1's element j in the low word, h2's in the high word; element j of a
+                 * half is k = 2 (j / 2) + 1 - (j % 2) of it (odd element of each pair first) */
+                uint64_t k1 = c * UW_BLOCK_K + 2 * (j / 2) + 1 - j % 2, k2 = k1 + 16;
+                row[2 * j] = k1 < K ? x[b * K + k1] : 0;
+                row[2 * j + 1] = k2 < K ? x[b * K + k2] : 0;
+            }
+        }
+}
+
 /* ---- palette form ---- */
 
 static void pal_table(const uint16_t *w, uint64_t n, uint8_t table[16]) {
@@ -206,8 +222,8 @@ void uw_pal_unpack(const uw_pal_panels *p, uint64_t rows, uint64_t cols, uint16_
 /* ---- per-thread scratch ---- */
 
 typedef struct tls_scratch {
-    void *p[4];
-    uint64_t n[4];
+    void *p[5];
+    uint64_t n[5];
 } tls_scratch;
 
 static pthread_key_t scratch_key;
@@ -215,7 +231,7 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_free(void *v) {
     tls_scratch *t = v;
-    for (int i = 0; i < 4; i++) free(t->p[i]);
+    for (int i = 0; i < 5; i++) free(t->p[i]);
     free(t);
 }
 static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }

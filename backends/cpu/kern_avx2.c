@@ -73,4 +73,4 @@ static void kern(const uw_kargs *a, int pal) {
 static void plain(const uw_kargs *a) { kern(a, 0); }
 static void palette(const uw_kargs *a) { kern(a, 1); }
 
-const uw_cpu_kern uw_cpu_kern_avx2 = {"avx2", plain, palette, uw_pal_to_plain_generic, 4};
+const uw_cpu_kern uw_cpu_kern_avx2 = {"avx2", plain, palette, uw_pal_to_plain_generic, 4, 0, NULL};

@@ -7,31 +7,7 @@
  * four 16-bit rotates per 128 weights; the rare exceptions are patched through memory. */
 #include <immintrin.h>
 
-#include "cpu_mm.h"
-
-/* bytes ahead of the stream each panel's loads are prefetched (per-stream distance; 2 KiB was
- * the best of 256 B-4 KiB at batch 1 from DRAM, 1 and 2 threads, on the development machine) */
-#ifndef UW_PF_BYTES
-#define UW_PF_BYTES 2048
-#endif
-
-static inline __attribute__((always_inline)) __m512i rot1(__m512i v) { return _mm512_shrdi_epi16(v, v, 1); }
-
-static inline __attribute__((always_inline)) void pal_rebuild(const uint8_t *p, __m512i t, __m512i *w) {
-    __m512i n = _mm512_loadu_si512(p), pa = _mm512_loadu_si512(p + 64), pb = _mm512_loadu_si512(p + 128);
-    __m512i ea = _mm512_permutexvar_epi8(n, t), eb = _mm512_permutexvar_epi8(_mm512_srli_epi16(n, 4), t);
-    w[0] = rot1(_mm512_unpacklo_epi8(pa, ea));
-    w[1] = rot1(_mm512_unpackhi_epi8(pa, ea));
-    w[2] = rot1(_mm512_unpacklo_epi8(pb, eb));
-    w[3] = rot1(_mm512_unpackhi_epi8(pb, eb));
-}
-
-static __attribute__((noinline)) void pal_patch(__m512i *w, uint64_t g, const uint32_t **xg, const uint32_t **xv, uint64_t *xl) {
-    uint16_t buf[128];
-    for (int m = 0; m < 4; m++) _mm512_storeu_si512(buf + 32 * m, w[m]);
-    uw_pal_patch(buf, g, xg, xv, xl);
-    for (int m = 0; m < 4; m++) w[m] = _mm512_loadu_si512(buf + 32 * m);
-}
+#include "cpu_pal512.h"
 
 /* h[r][j] += one group g of R panels for NB batch rows (rows b0.., x of the group at xq) */
 static inline __attribute__((always_inline)) void group(const uw_kargs *a, const uint8_t *const *wp, uint64_t g, const uint16_t *xq,
@@ -47,10 +23,10 @@ static inline __attribute__((always_inline)) void group(const uw_kargs *a, const
         _mm_prefetch((const char *)p + UW_PF_BYTES + 64, _MM_HINT_T0);
         _mm_prefetch((const char *)p + UW_PF_BYTES + 128, _MM_HINT_T0);
         if (pal) {
-            pal_rebuild(p, t, w[r]);
+            uw_pal_rebuild512(p, t, w[r]);
             if (__builtin_expect(a->g0 + g == next[r], 0)) { /* through a copy: w stays in registers */
                 __m512i tmp[4] = {w[r][0], w[r][1], w[r][2], w[r][3]};
-                pal_patch(tmp, a->g0 + g, &xg[r], &xv[r], &xl[r]);
+                uw_pal_patch512(tmp, a->g0 + g, &xg[r], &xv[r], &xl[r]);
                 for (int m = 0; m < 4; m++) w[r][m] = tmp[m];
                 next[r] = xl[r] ? *xg[r] : UINT64_MAX;
             }
@@ -162,9 +138,9 @@ static void pal_to_plain(const uw_kargs *a, uint8_t *dst, uint64_t dpb) {
         uint8_t *d = dst + (uint64_t)r * dpb;
         for (uint64_t g = 0; g < a->ng; g++) {
             __m512i w[4];
-            pal_rebuild(src + g * UW_PAL_GROUP_BYTES, t, w);
+            uw_pal_rebuild512(src + g * UW_PAL_GROUP_BYTES, t, w);
             if (__builtin_expect(a->g0 + g == next, 0)) {
-                pal_patch(w, a->g0 + g, &xg, &xv, &xl);
+                uw_pal_patch512(w, a->g0 + g, &xg, &xv, &xl);
                 next = xl ? *xg : UINT64_MAX;
             }
             for (int m = 0; m < 4; m++) _mm512_storeu_si512(d + g * UW_PLAIN_GROUP_BYTES + 64 * m, w[m]);
@@ -185,4 +161,4 @@ static void with_ftz(const uw_kargs *a, int pal) {
 static void plain(const uw_kargs *a) { with_ftz(a, 0); }
 static void palette(const uw_kargs *a) { with_ftz(a, 1); }
 
-const uw_cpu_kern uw_cpu_kern_avx512 = {"avx512bf16", plain, palette, pal_to_plain, 4};
+const uw_cpu_kern uw_cpu_kern_avx512 = {"avx512bf16", plain, palette, pal_to_plain, 4, 0, NULL};

@@ -67,4 +67,4 @@ static void palette(const uw_kargs *a) {
     }
 }
 
-const uw_cpu_kern uw_cpu_kern_scalar = {"scalar", plain, palette, uw_pal_to_plain_generic, 4};
+const uw_cpu_kern uw_cpu_kern_scalar = {"scalar", plain, palette, uw_pal_to_plain_generic, 4, 0, NULL};
