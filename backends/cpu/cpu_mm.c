@@ -180,13 +180,17 @@ uw_status uw_cpu_mm(const uw_mm_src *s, uw_cpu_isa isa, const uint16_t *x, float
     j.kp = uw_kpad(s->cols);
     j.ng = j.kp / UW_GROUP_K;
     j.npan = uw_npanels(s->rows);
-    /* panels per kernel call: enough independent accumulators at small batches, and a batch
-     * of up to 16 in one pass over K (the registers hold R x 16 lanes x its rows) */
-    j.R = panels > 0 ? panels : B <= 2 ? 4 : 2;
+    /* panels per kernel call (streams read at once, and independent accumulators): palette
+     * panels read fastest as one stream prefetched far ahead up to 4 batch rows, plain panels as
+     * four at 1-2 rows; two where the kernels are compute-bound (measured, bench/RESULTS.md) */
+    j.R = panels > 0 ? panels : s->kind == UW_SRC_PALETTE && B <= 4 ? 1 : B <= 2 ? 4 : 2;
     if (j.R > j.k->max_r) j.R = j.k->max_r;
     /* one pass over K when the whole batch fits the registers (R x 16 lanes x its rows) or, with
-     * AMX, two 16-row tiles of it; else K blocks that stay in L2 while every batch block passes */
-    j.kblock = B <= (j.k->amx ? 32u : j.R >= 4 ? 2u : j.R >= 2 ? 8u : 16u) ? j.ng : KBLOCK;
+     * AMX, two 16-row tiles of it; else K blocks that stay in L2 while every batch block passes
+     * (palette K blocks rebuilt once into plain panels, which all passes read) */
+    const uint64_t pass = j.k->amx ? 32u : j.R >= 4 ? 2u : j.R >= 2 ? 8u : 16u; /* batch rows a pass takes */
+    /* palette panels rebuilt in registers once more (two passes) beat rebuilding into plain panels */
+    j.kblock = B <= (s->kind == UW_SRC_PALETTE && !j.k->amx ? 2 * pass : pass) ? j.ng : KBLOCK;
     uint64_t xsize = j.k->amx ? uw_pack_x_amx_size(B, s->cols) : uw_pack_x_size(B, s->cols);
     uint16_t *xp = uw_cpu_scratch(3, xsize * 2);
     UW_RETURN_ERROR_IF(!xp, UW_ERR_NOMEM, "matmul: out of memory for the packed activations");

@@ -8,10 +8,19 @@
 
 #include "cpu_mm.h"
 
-/* bytes ahead of the stream each panel's loads are prefetched (per-stream distance; 2 KiB was
- * the best of 256 B-4 KiB at batch 1 from DRAM, 1 and 2 threads, on the development machine) */
-#ifndef UW_PF_BYTES
-#define UW_PF_BYTES 2048
+/* bytes prefetched ahead of the R panel streams of a kernel pass, all streams together (each
+ * stream: this / R ahead). Measured at batch 1-8 from DRAM on the development machine (1 thread,
+ * 4 KiB pages; bench/RESULTS.md): fewer streams prefetched further ahead read faster, best at
+ * 8 KiB in all for plain panels and 12 KiB for palette panels (2 KiB per stream before). */
+#ifndef UW_PF_PLAIN
+#define UW_PF_PLAIN 8192
+#endif
+#ifndef UW_PF_PAL
+#define UW_PF_PAL 12288
+#endif
+#define UW_PF_BYTES 2048 /* the AMX kernel's, per stream */
+#ifndef UW_PF_HINT
+#define UW_PF_HINT _MM_HINT_T0
 #endif
 
 static inline __attribute__((always_inline)) __m512i uw_rot1(__m512i v) { return _mm512_shrdi_epi16(v, v, 1); }

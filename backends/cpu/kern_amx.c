@@ -72,7 +72,7 @@ static inline __attribute__((always_inline)) void prep(const uw_kargs *a, int r,
                                                        uint8_t *dst) {
     const uint64_t gb = pal ? UW_PAL_GROUP_BYTES : UW_PLAIN_GROUP_BYTES;
     const uint8_t *src = a->w + (uint64_t)r * a->panel_bytes + c * UW_BLOCK_GROUPS * gb;
-    for (uint64_t o = 0; o < UW_BLOCK_GROUPS * gb; o += 64) _mm_prefetch((const char *)src + UW_PF_BYTES + o, _MM_HINT_T0);
+    for (uint64_t o = 0; o < UW_BLOCK_GROUPS * gb; o += 64) _mm_prefetch((const char *)src + UW_PF_BYTES + o, UW_PF_HINT);
     __m512i v[16];
     if (pal) {
         for (int q = 0; q < UW_BLOCK_GROUPS; q++) {
