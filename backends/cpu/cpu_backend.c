@@ -122,7 +122,7 @@ static uw_status cpu_upload(void *ctx, const uw_blob *b, unsigned resident, void
         }
         if (s == UW_OK && (resident & UW_RESIDENT_BF16)) {
             uint64_t pb = uw_kpad(b->cols) / UW_GROUP_K * UW_PLAIN_GROUP_BYTES;
-            w->plain = malloc(uw_npanels(b->rows) * pb);
+            w->plain = uw_cpu_big_alloc(uw_npanels(b->rows) * pb);
             if (!w->plain) s = uw_error_set(UW_ERR_NOMEM, "out of memory");
             else uw_pack_plain(full, b->cols, b->rows, 0, b->cols, w->plain, pb);
         }

@@ -149,6 +149,11 @@ static inline const uint16_t *uw_xpair(const uw_kargs *a, uint64_t pair, uint64_
     return a->x + (b / a->xbw) * a->xblk + (pair * a->xbw + b % a->xbw) * 2;
 }
 
+/* Memory for a resident form's panels (free with free()): 2 MiB-aligned and advised to use 2 MiB
+ * pages when large (Linux): a panel stream then crosses no 4 KiB page boundary, where the page
+ * walks slowed the palette stream by ~10% (bench/RESULTS.md). */
+void *uw_cpu_big_alloc(uint64_t bytes);
+
 /* Per-thread scratch that grows and is kept for the thread's life (freed when it exits):
  * steady-state calls allocate nothing. slot 0..4. NULL on out of memory. */
 void *uw_cpu_scratch(int slot, uint64_t bytes);

@@ -12,6 +12,9 @@
  * of each 16-byte lane, unpackhi bytes 8-15, hence byte j(m, w) below. */
 #include <pthread.h>
 #include <stdlib.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "cpu_mm.h"
 
@@ -141,7 +144,7 @@ uw_status uw_pal_build(const uint16_t *w, uint64_t rows, uint64_t cols, uw_pal_s
     int8_t inv[256];
     memset(inv, -1, sizeof inv);
     for (int t = 15; t >= 0; t--) inv[s->p.table[t]] = (int8_t)t;
-    s->data = malloc(np * ng * UW_PAL_GROUP_BYTES);
+    s->data = uw_cpu_big_alloc(np * ng * UW_PAL_GROUP_BYTES);
     s->xstart = malloc((np + 1) * sizeof *s->xstart);
     uint64_t cap = 1024, nx = 0;
     s->xgroup = malloc(cap * sizeof *s->xgroup);
@@ -217,6 +220,22 @@ void uw_pal_unpack(const uw_pal_panels *p, uint64_t rows, uint64_t cols, uint16_
             }
         }
     }
+}
+
+/* ---- resident panels ---- */
+
+void *uw_cpu_big_alloc(uint64_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uint64_t huge = (uint64_t)2 << 20;
+    if (bytes >= 2 * huge) { /* 2 MiB pages where the kernel's THP setting allows (madvise, always) */
+        void *p = NULL;
+        uint64_t n = (bytes + huge - 1) / huge * huge;
+        if (posix_memalign(&p, huge, n)) return NULL;
+        (void)madvise(p, n, MADV_HUGEPAGE); /* advice only: 4 KiB pages if refused */
+        return p;
+    }
+#endif
+    return malloc(bytes ? bytes : 1);
 }
 
 /* ---- per-thread scratch ---- */
