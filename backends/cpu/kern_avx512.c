@@ -10,6 +10,15 @@
 
 #include "cpu_pal512.h"
 
+/* accumulators (R x NB vectors) kept in registers up to this many, else in L1; likewise the
+ * first half sum */
+#ifndef UW_ACC_REGS
+#define UW_ACC_REGS 4
+#endif
+#ifndef UW_H1_REGS
+#define UW_H1_REGS 8
+#endif
+
 /* h[r][j] += one group g (of the call) of R panels for NB batch rows (rows b0.., x of the group
  * at xq); palette groups here have no exception (run() sends those through plain groups) */
 static inline __attribute__((always_inline)) void group(const uw_kargs *a, const uint8_t *const *wp, uint64_t g, const uint16_t *xq,
@@ -69,7 +78,7 @@ static inline __attribute__((always_inline)) void run(const uw_kargs *a, uint64_
     uint64_t nx = UINT64_MAX; /* the first group (absolute) with an exception in any panel */
     _Alignas(64) uint8_t tmp[4][512];
     /* acc in registers while it leaves room for a half sum and the weights, else in memory (L1) */
-    const int mem = R * NB > 4, hmem = R * NB > 8; /* and h1 too for the largest */
+    const int mem = R * NB > UW_ACC_REGS, hmem = R * NB > UW_H1_REGS; /* and h1 too for the largest */
     _Alignas(64) float h1m[4][16][16];
     for (int r = 0; r < R; r++) {
         wp[r] = a->w + (uint64_t)r * a->panel_bytes;
@@ -135,7 +144,7 @@ static void batch_rows(const uw_kargs *s, int pal) {
     static const vfn tab[2][3][5] = {
         {{p_1_1, p_1_2, p_1_4, p_1_8, p_1_16}, {p_2_1, p_2_2, p_2_4, p_2_8, NULL}, {p_4_1, p_4_2, NULL, NULL, NULL}},
         {{q_1_1, q_1_2, q_1_4, q_1_8, q_1_16}, {q_2_1, q_2_2, q_2_4, q_2_8, NULL}, {q_4_1, q_4_2, NULL, NULL, NULL}}};
-    static const int maxlog[3] = {4, 3, 1};
+    static const int maxlog[3] = {4, 3, 1}; /* the largest NB per R */
     const int ri = s->R >= 4 ? 2 : s->R >= 2 ? 1 : 0;
     for (uint64_t b = 0; b < s->nb;) {
         int l = maxlog[ri];
