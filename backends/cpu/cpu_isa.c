@@ -3,6 +3,7 @@
  * and the bit-compatibility self-test; UW_CPU_ISA forces a level for tests and comparisons.
  * Builds on any architecture: off x86 only the scalar level exists. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cpu_mm.h"
@@ -50,9 +51,11 @@ static void init(void) {
 #if defined(UW_CPU_AMX_KERNEL)
     /* AMX tiles only where their results are the avx512bf16 kernel's, bit for bit (C4 across the
      * batch threshold): checked once per process on operands built to expose any difference */
-    if (best == UW_ISA_AVX512BF16 && uw_cpu_kern_amx.enable() == UW_OK) {
-        if (uw_cpu_amx_selftest(amx_why, sizeof amx_why) == UW_OK) best = UW_ISA_AMX, amx_state = 1;
+    if (best == UW_ISA_AVX512BF16) {
+        if (uw_cpu_kern_amx.enable() != UW_OK) snprintf(amx_why, sizeof amx_why, "%s", uw_last_error()); /* why not */
+        else if (uw_cpu_amx_selftest(amx_why, sizeof amx_why) == UW_OK) best = UW_ISA_AMX, amx_state = 1;
         else amx_state = 2;
+        uw_error_clear(); /* a level not there is no error of the caller's */
     }
 #endif
 }
@@ -85,6 +88,9 @@ uw_status uw_cpu_isa_select(uw_cpu_isa *out) {
                                "UW_CPU_ISA=amx: this CPU has AMX-BF16, but its results differ from the avx512bf16 kernel's "
                                "(self-test: %s), so the amx level is off: a row's result would depend on the batch size (C4)",
                                amx_why);
+            UW_RETURN_ERROR_IF(i == UW_ISA_AMX && i > best && amx_why[0], UW_ERR_NO_DEVICE,
+                               "UW_CPU_ISA=amx: not available (%s); this CPU offers up to %s", amx_why,
+                               uw_cpu_isa_name((uw_cpu_isa)best));
             UW_RETURN_ERROR_IF(i > best, UW_ERR_NO_DEVICE, "UW_CPU_ISA=%s: this CPU (or build) offers only up to %s", e,
                                uw_cpu_isa_name((uw_cpu_isa)best));
             *out = (uw_cpu_isa)i;

@@ -169,9 +169,9 @@ static uw_status amx_enable(void) {
     return UW_OK; /* the software model is always there */
 #elif defined(__linux__)
     unsigned a, b, c, d;
-    UW_RETURN_ERROR_IF(__get_cpuid_max(0, NULL) < 0x1E, UW_ERR_UNSUPPORTED, "amx: cpuid has no AMX leaves");
-    __cpuid_count(7, 0, a, b, c, d);
-    UW_RETURN_ERROR_IF(!((d >> 24) & 1) || !((d >> 22) & 1), UW_ERR_UNSUPPORTED, "amx: the CPU has no AMX-TILE/AMX-BF16");
+    __cpuid_count(7, 0, a, b, c, d); /* (leaf 7 is there: the avx512bf16 level was detected) */
+    UW_RETURN_ERROR_IF(!((d >> 24) & 1) || !((d >> 22) & 1), UW_ERR_UNSUPPORTED, "the CPU has no AMX-TILE/AMX-BF16");
+    UW_RETURN_ERROR_IF(__get_cpuid_max(0, NULL) < 0x1E, UW_ERR_UNSUPPORTED, "amx: cpuid has no tile information leaves");
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     UW_RETURN_ERROR_IF((lo & (3u << 17)) != (3u << 17), UW_ERR_UNSUPPORTED, "amx: the OS does not manage tile state (XCR0)");
