@@ -3,7 +3,7 @@
  * level every matmul runs on AMX tiles (amx_batch=1), and each result must also equal the
  * avx512bf16 kernel's (amx_batch=0: AMX gives the bits of vdpbf16ps, whatever the batch):
  *   ORDER  the result is exactly the documented accumulation order of the level
- *          (docs/CONFORMANCE-cpu.md), emulated here operation by operation, NaN canonical;
+ *          (docs/CONFORMANCE.md section 4.1), emulated here operation by operation, NaN canonical;
  *   C2     every pipeline is bit-identical to plain-bf16, on odd shapes (K not a multiple of 32,
  *          one row, 1 x 4099) and NaN/Inf/subnormal weights and activations;
  *   C4     a row's output does not depend on the batch size (batches 1/3/17/255);

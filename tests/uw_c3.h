@@ -12,7 +12,7 @@
 #define UW_C3_MAX_SPLITS 64 /* the most k-splits a GPU backend runs (device spec splitk=, cuda_device.cu) */
 
 /* The most fp32 partial sums of one output added with round to nearest: the k-splits, or the GEMV
- * family's units sharing a band (docs/backends.md, "GEMV: the order of the sums"), each of which
+ * family's units sharing a band (docs/CONFORMANCE.md section 4.3, the GEMV family), each of which
  * holds at least one 32-column step: at most ceil(K / 32). */
 static inline uint64_t uw_c3_partials(uint64_t K) {
     const uint64_t steps = (K + 31) / 32;

@@ -1,7 +1,7 @@
 /* cpu_mm.h - the CPU matmul engine: weight layouts (16-row panels of BF16 pairs, and the
  * palette form rebuilt in registers), the per-ISA kernels that consume them, and the driver that
  * splits y = x W^T over output rows. Every source of weights reaches the same kernel of a level,
- * so all pipelines of a level are bit-identical (contract C2); docs/CONFORMANCE-cpu.md. */
+ * so all pipelines of a level are bit-identical (contract C2); docs/CONFORMANCE.md section 4.1. */
 #ifndef UW_CPU_MM_H
 #define UW_CPU_MM_H
 
@@ -13,7 +13,7 @@
  * block. Plain panel: for group g, pair m (0..3), row r: the two BF16 words W[r][8g+2m],
  * W[r][8g+2m+1] at byte g*256 + m*64 + r*4 (the VNNI pair order vdpbf16ps reads).
  * Palette panel: 192 bytes per group, rebuilt in registers; see cpu_pack.c.
- * The accumulation order of every level (docs/CONFORMANCE-cpu.md section 1): per block, two
+ * The accumulation order of every level (docs/CONFORMANCE.md section 4.1.1): per block, two
  * half sums h1 (k 0-15) and h2 (k 16-31) from +0, pairs in increasing order, odd element first;
  * then s = s + (h1 + h2). Kernel calls therefore start and end on block boundaries. */
 #define UW_PANEL 16

@@ -7,7 +7,7 @@
  * each of the tile's 16 pairs, FMA with DAZ, FTZ, RNE, then dst + (low + high). With h1's
  * sequence (k 1, 0, 3, 2, ..., 15, 14 of a 32-k block) in the low words and h2's (k 17, 16, ...,
  * 31, 30) in the high words, one instruction computes exactly the avx512bf16 kernel's block:
- * s + (h1 + h2) (docs/CONFORMANCE-cpu.md section 1). Tiles: C = 16 batch rows x 16 outputs (the
+ * s + (h1 + h2) (docs/CONFORMANCE.md section 4.1.1). Tiles: C = 16 batch rows x 16 outputs (the
  * accumulators' own layout), A = activations (uw_pack_x_amx), B = one panel's block rebuilt from
  * the plain or palette panel (the avx512bf16 layout) into an L1 buffer, 16 k-pair rows a tile. */
 #include <stdlib.h>

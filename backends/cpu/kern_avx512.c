@@ -1,7 +1,7 @@
 /* kern_avx512.c - AVX-512 BF16 kernel (compiled with -mavx512bf16 -mavx512vbmi -mavx512vbmi2 ...,
  * called only after cpuid and XCR0 say so). One vdpbf16ps adds a pair of products into each of 16
  * lanes = 16 output rows: h += x[2p+1] w[2p+1], then += x[2p] w[2p], each add rounded to
- * nearest even, inputs and results denormal-flushed (measured; docs/CONFORMANCE-cpu.md); per
+ * nearest even, inputs and results denormal-flushed (measured; docs/CONFORMANCE.md section 4.1); per
  * 32-k block two such half sums from +0, then acc + (h1 + h2): the order of TDPBF16PS. The
  * palette form is rebuilt in registers (cpu_pack.c): two vpermb look-ups, four byte unpacks and
  * four 16-bit rotates per 128 weights; a half block with one of the rare exceptions is rebuilt and

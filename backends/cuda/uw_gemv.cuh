@@ -19,7 +19,7 @@
  *         y[n][r] = sum over CTAs c = c_lo..c_hi of ( sum over units u of c of w_u[n][r] ),
  *     each sum left to right (units and CTAs without steps of the band skipped).
  * The accumulation order of an output is therefore fixed by (rows, cols, G); every pipeline of
- * the family shares it. docs/backends.md ("GEMV: the order of the sums") states it in full. */
+ * the family shares it. docs/CONFORMANCE.md (section 4.3, the GEMV family) states it in full. */
 #ifndef UW_GEMV_CUH
 #define UW_GEMV_CUH
 
