@@ -6,6 +6,10 @@
 # pipeline, plain-bf16, PyTorch F.linear and the read bandwidth interleaved matrix by matrix and
 # writes bench/results/DATE-cpu-matmul.{md,json,png}. Extra arguments go to bench_cpu_mm
 # (e.g. --batch 1,16 --threads 1 --reps 2); see bench/bench_cpu_mm.c.
+# The CPU's best kernel level runs (the device name in each table says which). Where it is amx
+# (AMX-BF16 tiles from batch 16 on), a second run at UW_CPU_ISA=avx512bf16 writes
+# DATE-cpu-matmul-avx512bf16.{md,json} for the same shapes: tiles against vdpbf16ps. A CPU whose
+# AMX failed the self-test shows "avx512bf16 (amx not bit-compatible)" instead.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${UW_BENCH_BUILD:-$ROOT/build-bench}
@@ -44,3 +48,11 @@ OUT=$ROOT/bench/results/$(date +%F)-cpu-matmul
 } | tee "$OUT.md"
 "$PY" "$ROOT/bench/cpu_matmul_chart.py" "$OUT.json" "$OUT.png" || echo "[bench] no chart (matplotlib missing)" >&2
 echo "[bench] wrote $OUT.md, $OUT.json, $OUT.png" >&2
+if grep -q ' threads*, amx)' "$OUT.md"; then
+  echo "[bench] the amx level ran: the same at UW_CPU_ISA=avx512bf16 for comparison" >&2
+  {
+    echo "machine: as in $(basename "$OUT").md; level forced: UW_CPU_ISA=avx512bf16"
+    UW_CPU_ISA=avx512bf16 "$BUILD/bench_cpu_mm" "${GEMMA[@]}" "${TORCH[@]}" --json "$OUT-avx512bf16.json" "$@"
+  } | tee "$OUT-avx512bf16.md"
+  echo "[bench] wrote $OUT-avx512bf16.md, $OUT-avx512bf16.json" >&2
+fi

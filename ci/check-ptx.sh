@@ -10,7 +10,10 @@
 #      exponent rows). A pointer rebuilt from an integer (the old 1024-byte re-alignment through
 #      uintptr_t) loses the space and turns all of these generic: the check fails.
 #   2. bounded barrier waits: the Hopper kernel compiled without NDEBUG traps a timed-out mbarrier
-#      wait (trap, %globaltimer in all 12 instances); the release build has neither.
+#      wait (trap, %globaltimer in all 12 instances); the release build has neither. The same for
+#      the GEMV family's Huffman instances on sm_90 (their tile streams come by bulk copy).
+#   3. the GEMV family (8 instances): no generic access; those that rebuild W store it with
+#      st.shared.v4.
 # The Hopper family must be there (12 instances: 4 sources x 3 batch tiles, with bodies).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +27,8 @@ for f in cuda_decode cuda_transcode cuda_matmul; do
 done
 "$NVCC" "${flags[@]}" -DNDEBUG -gencode arch=compute_90a,code=compute_90a -o "$tmp/uw_hopper.ptx" backends/cuda/uw_hopper.cu
 "$NVCC" "${flags[@]}" -gencode arch=compute_90a,code=compute_90a -o "$tmp/uw_hopper_debug.ptx" backends/cuda/uw_hopper.cu
+"$NVCC" "${flags[@]}" -DNDEBUG -gencode arch=compute_90a,code=compute_90a -o "$tmp/uw_gemv.ptx" backends/cuda/uw_gemv.cu
+"$NVCC" "${flags[@]}" -gencode arch=compute_90a,code=compute_90a -o "$tmp/uw_gemv_debug.ptx" backends/cuda/uw_gemv.cu
 python3 - "$tmp" <<'PY'
 import re, sys
 d = sys.argv[1]
@@ -74,7 +79,24 @@ for k, n in dbg.items():
         bad.append(f'debug build: {k}: mbarrier waits are not bounded (no trap / %globaltimer)')
 if len(dbg) != 12:
     bad.append(f'debug build: {len(dbg)} Hopper instances, expected 12')
-print(f'check-ptx: {len(kernels)} kernels; Hopper instances (source, batch tile): {hop}')
+def gemv_src(name):
+    m = re.search(r'uw_k_gemvILi(\d)ELi(\d+)E', name)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+gv = {k: n for k, n in entries(f'{d}/uw_gemv.ptx').items() if gemv_src(k)}
+for k, n in gv.items():
+    src = gemv_src(k)[0]
+    if n.get('st.generic') or n.get('ld.generic'):
+        bad.append(f'uw_gemv: {k}: generic accesses (ld {n.get("ld.generic", 0)}, st {n.get("st.generic", 0)})')
+    if src != 0 and not n.get('st.shared.v4'):
+        bad.append(f'uw_gemv: {k}: the W chunk is not stored with st.shared.v4')
+    if n['trap']:
+        bad.append(f'uw_gemv: {k}: trap in a release (NDEBUG) build')
+if len(gv) != 8:
+    bad.append(f'{len(gv)} GEMV kernel instances in the sm_90a PTX, expected 8 (4 sources x 2 batch sizes)')
+for k, n in entries(f'{d}/uw_gemv_debug.ptx').items():
+    if gemv_src(k) and gemv_src(k)[0] == 1 and not (n['trap'] and n['globaltimer']):
+        bad.append(f'debug build: {k}: mbarrier waits are not bounded (no trap / %globaltimer)')
+print(f'check-ptx: {len(kernels)} kernels; Hopper instances (source, batch tile): {hop}; GEMV instances: {len(gv)}')
 for k, n in sorted(kernels.items()):
     hs = hopper_src(k)
     if hs:
@@ -83,5 +105,5 @@ if bad:
     print('check-ptx: FAILED', *bad, sep='\n  ', file=sys.stderr)
     sys.exit(1)
 print('check-ptx: ok (no generic stores; generic loads only in the Hopper Huffman bit reader; W tiles via st.shared.v4; '
-      'debug builds bound every mbarrier wait)')
+      'debug builds bound every mbarrier wait; GEMV: no generic access)')
 PY

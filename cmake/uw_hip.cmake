@@ -74,7 +74,7 @@ endif()
 enable_language(HIP)
 
 target_sources(unweight_objects PRIVATE
-  backends/hip/hip_device.hip backends/hip/hip_buffers.hip backends/hip/hip_weights.hip
+  backends/hip/hip_device.hip backends/hip/hip_buffers.hip backends/hip/hip_weights.hip backends/hip/hip_gemv_upload.hip
   backends/hip/hip_decode.hip backends/hip/hip_transcode.hip backends/hip/hip_matmul.hip
   backends/hip/hip_backend.hip backends/hip/hip_gemv.hip backends/hip/hip_absent.hip)
 # (the library target predates enable_language: give it the architectures explicitly). Targets

@@ -42,7 +42,7 @@ if(NOT TBB_FOUND)
 endif()
 
 set(uw_hip_cpu_sources
-  backends/hip/hip_device.hip backends/hip/hip_buffers.hip backends/hip/hip_weights.hip
+  backends/hip/hip_device.hip backends/hip/hip_buffers.hip backends/hip/hip_weights.hip backends/hip/hip_gemv_upload.hip
   backends/hip/hip_decode.hip backends/hip/hip_transcode.hip backends/hip/hip_matmul.hip
   backends/hip/hip_backend.hip backends/hip/hip_gemv.hip backends/hip/hip_absent.hip)
 # .hip is not a C++ extension to g++: say the language (-x c++ before the file)

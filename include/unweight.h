@@ -113,12 +113,14 @@ UW_API void uw_free(void *p);
 /* ---------------------------------------------------------------- matmul ------------------ */
 
 /* y[b][o] = sum_k x[b][k] * W[o][k]; x BF16 [batch, in], W BF16 [out, in], y fp32 [batch, out].
- * The CPU kernel of the best ISA level this CPU has (or UW_CPU_ISA=avx512bf16|avx2|scalar): one
- * fp32 accumulator per output, K padded with zeros to a multiple of 8, pairs of k in increasing
- * order with the odd element of each pair added first (x[1]W[1], x[0]W[0], x[3]W[3], ...);
- * avx512bf16 adds exact products with denormals flushed (vdpbf16ps), avx2 and scalar round the
- * product, then the sum; NaN outputs are 0x7FC00000 (docs/CONFORMANCE-cpu.md). The result does
- * not depend on the batch size or the thread count. The reference of contract C2. */
+ * The CPU kernel of the best ISA level this CPU has (or UW_CPU_ISA=amx|avx512bf16|avx2|scalar),
+ * in the order of the AMX tile product: K padded with zeros to a multiple of 32; per block of 32 k
+ * two half sums from +0 (k 0-15 and 16-31, pairs in increasing order, the odd element of each pair
+ * first: x[1]W[1], x[0]W[0], x[3]W[3], ...), then s = s + (h1 + h2) into one fp32 accumulator per
+ * output; amx and avx512bf16 add exact products with denormals flushed (tdpbf16ps, vdpbf16ps),
+ * avx2 and scalar round the product, then the sum; NaN outputs are 0x7FC00000
+ * (docs/CONFORMANCE.md section 4.1). The result does not depend on the batch size or the thread count.
+ * The reference of contract C2. */
 UW_API uw_status uw_matmul_bf16(const uint16_t *x, const uint16_t *w, float *y, uint64_t batch,
                          uint64_t out, uint64_t in, int threads);
 
@@ -299,7 +301,7 @@ enum {
     UW_RESIDENT_BF16 = 4     /* plain BF16 (decoded on upload): the baseline */
 };
 
-/* Execution pipelines (docs/DESIGN: 1-5) plus the plain BF16 baseline. */
+/* Execution pipelines (1-5; docs/TUNING.md) plus the plain BF16 baseline. */
 typedef enum uw_pipeline {
     UW_PIPELINE_AUTO = 0,
     UW_PIPELINE_DECODE_GEMM = 1,       /* decode to a BF16 scratch buffer, then the GEMM */

@@ -1,6 +1,6 @@
 /* test_conformance.c - the conformance program every backend runs.
  *   usage: test_conformance BACKEND GOLDEN_DIR [--sample FILE.safetensors] [--large ROWSxCOLS]
- *                           [--no-golden] [--require-all]
+ *                           [--no-golden] [--require-all] [--c4 all|N]
  * On the golden vectors and synthetic edge tensors (unless --no-golden), on every 2-D BF16 tensor
  * of a real safetensors file (--sample) and on a gauss tensor large enough to take several tiles
  * per block of a persistent grid (--large), it checks
@@ -11,7 +11,10 @@
  * uw_c3_gamma(backend, K) * sum|x w| (+ an underflow floor) of a float64 reference (uw_c3.h:
  * round-to-nearest fp32 accumulation, or the NVIDIA tensor cores' truncating one); a failure
  * names the worst (batch row, output row). --require-all: every pipeline of the list below must
- * be offered (a backend that answers "unsupported" for one fails). Exit 77 (CTest: skipped, not
+ * be offered (a backend that answers "unsupported" for one fails). --c4: C4, batch invariance, for
+ * the backends that promise it (docs/CONFORMANCE.md): at every batch size up to N (all: every
+ * size), rows 0, B/2 and B-1 of every pipeline's output equal the same x rows run at batch 1,
+ * bit for bit. Exit 77 (CTest: skipped, not
  * passed) when the backend has no device here. */
 #include "test_util.h"
 #include "uw_c3.h"
@@ -31,6 +34,23 @@ static int is_finite_bf16(uint16_t v) { return ((v >> 7) & 0xFF) != 0xFF; }
 static const uw_pipeline pipes[] = {UW_PIPELINE_DECODE_GEMM, UW_PIPELINE_EXP_PREDECODE, UW_PIPELINE_PALETTE_TRANSCODE,
                                     UW_PIPELINE_PALETTE_DIRECT, UW_PIPELINE_FUSED_HUFFMAN};
 static int offered[8];
+static uint64_t c4_max; /* --c4: the largest batch size C4 is checked at (0: not checked) */
+
+/* C4: rows of a batch-B result equal those rows computed at batch 1 */
+static void c4_check(const char *what, uw_weights *wt, uw_pipeline p, const uint16_t *x, const float *y, uint64_t B, uint64_t rows,
+                     uint64_t cols) {
+    if (B < 2 || B > c4_max) return;
+    const uint64_t pick[3] = {0, B / 2, B - 1};
+    float *y1 = malloc(rows * 4);
+    for (int i = 0; i < 3; i++) {
+        uint64_t b = pick[i];
+        memset(y1, 0x7F, rows * 4);
+        CHECK_OK(uw_weights_matmul(wt, p, x + b * cols, y1, 1), "%s %s batch 1 (C4 reference)", what, uw_pipeline_name(p));
+        CHECK(!memcmp(y1, y + b * rows, rows * 4), "C4 %s/%s: %s row %llu of batch %llu equals the same row at batch 1", backend, what,
+              uw_pipeline_name(p), (unsigned long long)b, (unsigned long long)B);
+    }
+    free(y1);
+}
 
 /* C3 on y[B][rows] = x[B][cols] w[rows][cols]^T against float64; reports the worst (b, r) */
 static void c3_check(const char *what, const uint16_t *x, const uint16_t *w, const float *y, uint64_t B, uint64_t rows,
@@ -87,6 +107,7 @@ static void check_blob(const char *what, const uint8_t *blob, size_t bs, const u
         for (uint64_t i = 0; i < B * cols; i++) x[i] = t_bf16((float)t_normal());
         float *y0 = malloc(B * rows * 4), *y1 = malloc(B * rows * 4), *yb = malloc(B * rows * 4);
         CHECK_OK(uw_weights_matmul(wt, UW_PIPELINE_PLAIN_BF16, x, y0, B), "%s plain matmul batch %llu", what, (unsigned long long)B);
+        c4_check(what, wt, UW_PIPELINE_PLAIN_BF16, x, y0, B, rows, cols);
         /* the vendor-BLAS baseline, if offered: decode+gemm's reference on such backends */
         s = uw_weights_matmul(wt, UW_PIPELINE_BLAS_BF16, x, yb, B);
         int have_blas = s == UW_OK;
@@ -100,6 +121,7 @@ static void check_blob(const char *what, const uint8_t *blob, size_t bs, const u
             CHECK(s == UW_OK, "%s %s batch %llu runs", what, uw_pipeline_name(pipes[p]), (unsigned long long)B);
             CHECK(!memcmp(vs_blas ? yb : y0, y1, B * rows * 4), "C2 %s/%s: %s is bit-identical to %s at batch %llu", backend, what,
                   uw_pipeline_name(pipes[p]), vs_blas ? "blas-bf16" : "plain-bf16", (unsigned long long)B);
+            c4_check(what, wt, pipes[p], x, y1, B, rows, cols);
         }
         if (finite) c3_check(what, x, w, y0, B, rows, cols); /* (NaN/inf inputs have no meaningful tolerance) */
         free(x), free(y0), free(y1), free(yb);
@@ -227,11 +249,17 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--large") && i + 1 < argc) bad = sscanf(argv[++i], "%llux%llu", &lr, &lc) != 2 || !lr || !lc;
         else if (!strcmp(argv[i], "--no-golden")) no_golden = 1;
         else if (!strcmp(argv[i], "--require-all")) require_all = 1;
+        else if (!strcmp(argv[i], "--c4") && i + 1 < argc) {
+            const char *v = argv[++i];
+            unsigned long long m = 0;
+            if (!strcmp(v, "all")) c4_max = UINT64_MAX;
+            else bad = sscanf(v, "%llu", &m) != 1, c4_max = m;
+        }
         else bad = 1;
     }
     if (bad) {
         fprintf(stderr, "usage: test_conformance BACKEND GOLDEN_DIR [--sample FILE.safetensors] [--large ROWSxCOLS] [--no-golden] "
-                        "[--require-all]\n");
+                        "[--require-all] [--c4 all|N]\n");
         return 2;
     }
     backend = argv[1];

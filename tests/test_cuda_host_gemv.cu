@@ -1,10 +1,10 @@
 /* test_cuda_host_gemv.cu - the GEMV family's building blocks (backends/cuda/uw_gemv.cuh), run on
  * the CPU: they are __host__ __device__, so the very code the kernel runs is checked here without
  * a GPU (label cuda). The kernel as a whole runs on HIP-CPU (ctest -L hip, the GEMV tests there).
- *   1. the work decomposition covers every (row, 32-column chunk) of a matrix exactly once, for
- *      the Llama MLP shapes and odd ones, any grid size, rows in 32-row grains per CTA, the
- *      groups' step ranges partitioning each CTA's steps, and a cursor started at any step
- *      agreeing with one walked there (each warp starts its own);
+ *   1. the work decomposition: the units split the steps in order and evenly (the two of a scheduler
+ *      too), and the sums the kernel forms (a unit's band written whole, the CTAs' folds of their
+ *      units' slots, the fixed-order sums of bands CTAs share) write every band once, in the order
+ *      uw_gemv.cuh states, for the Llama MLP shapes and odd ones and any grid size;
  *   2. the branch-free order-2 lane reader, with the GEMV table built from the resident table,
  *      decodes every lane of Huffman forms re-encoded as uploads do (64x256 tiles, 64 lanes,
  *      order 2, escapes) to the original exponents, escapes to 0 (the patch list's), from a
@@ -15,49 +15,116 @@
 #include "../backends/cuda/uw_gemv.cuh"
 #include "test_util.h"
 
+#include <string>
+#include <vector>
+
 using namespace UW_GPU_NS;
 
 /* ---------------------------------------------------------------- 1. decomposition -------- */
 
+/* the sum the kernel forms for band b, as text: a unit's own sums "u7", the units of one CTA
+ * "(u3+u4)", the CTAs' sums in order "[(u3+u4)|(u5)]" */
+static void expect_sum(const uw_gv_grid &g, uint32_t b, std::string *out) {
+    std::string s;
+    uint32_t prev_c = ~0u, ctas = 0, units = 0;
+    for (uint32_t u = 0; u < g.U; u++) {
+        const uint32_t sb = uw_gv_unit_begin(g, u), se = uw_gv_unit_begin(g, u + 1);
+        if (sb == se || se <= b * g.nbs || sb >= (b + 1) * g.nbs) continue;
+        const uint32_t c = u / UW_GV_UNITS;
+        if (c != prev_c) s += std::string(ctas ? ")|(" : "(");
+        else s += "+";
+        s += "u" + std::to_string(u);
+        ctas += c != prev_c;
+        units++;
+        prev_c = c;
+    }
+    s += ")";
+    *out = units == 1 ? s.substr(1, s.size() - 2) : ctas > 1 ? "[" + s + "]" : s;
+}
+
 static void check_decomposition(uint32_t rows, uint32_t cols, uint32_t G) {
-    const uint32_t chunks = (cols + 31) / 32;
-    uint8_t *seen = (uint8_t *)calloc((size_t)rows * chunks, 1);
+    const uw_gv_grid g = uw_gv_grid_of(rows, cols, G);
     int bad = 0;
-    for (uint32_t c = 0; c < G && !bad; c++) {
-        const uw_gv_cta cta = uw_gv_cta_of(rows, cols, c, G);
-        if (cta.r0 % 32 || cta.r1 > rows || (cta.r0 > cta.r1)) bad = 1;
-        uint32_t prev_e = 0;
-        for (uint32_t q = 0; q < 8; q++) { /* the groups' ranges: consecutive, covering [0, steps) */
-            uint32_t b, e;
-            uw_gv_group_range(cta.steps, q, 8, &b, &e);
-            if (b != prev_e || e < b) bad = 1;
-            prev_e = e;
-        }
-        if (prev_e != cta.steps) bad = 1;
-        if (!cta.steps) continue;
-        uw_gv_cursor cur;
-        cur.start(cta.r0, cta.r1, cols, 0);
-        for (uint32_t s = 0; s < cta.steps && !bad; s++, cur.next()) {
-            uw_gv_cursor at;
-            at.start(cta.r0, cta.r1, cols, s);
-            if (at.set.row0 != cur.set.row0 || at.j != cur.j || at.set.nrows != cur.set.nrows || at.set.first_step != cur.set.first_step ||
-                at.set.valid != cur.set.valid)
-                bad = 1;
-            uint32_t kt0, chunk;
-            uw_gv_step_pos(cur.set, cur.j, &kt0, &chunk);
-            for (uint32_t sl = 0; sl < UW_GV_SLOTS; sl++) {
-                uint32_t r, t;
-                uw_gv_slot(cur.set, sl, &r, &t);
-                const uint32_t col = (kt0 + t) * UW_GV_TILE + chunk * UW_GV_CHUNK, row = cur.set.row0 + r;
-                if (r >= cur.set.valid || col >= cols) continue;
-                if (row < cta.r0 || row >= cta.r1 || row / 64 != cur.set.row0 / 64) bad = 1;
-                else seen[(size_t)row * chunks + col / 32]++;
+    /* units partition the steps, in order, within one step of each other; uw_gv_unit_of inverts them;
+     * the two warps of a scheduler hold at most ceil(2S/U) steps */
+    const uint32_t most = uw_gv_div_up(g.S, g.U), pair = (uint32_t)((2ull * g.S + g.U - 1) / g.U);
+    for (uint32_t u = 0; u < g.U && !bad; u++) {
+        const uint32_t sb = uw_gv_unit_begin(g, u), se = uw_gv_unit_begin(g, u + 1);
+        if (se < sb || se - sb > most || se - sb + 1 < most) bad = 1;
+        for (uint32_t s = sb; s < se && !bad; s++) bad = uw_gv_unit_of(g, s) != u;
+        if (u % 2 == 0 && uw_gv_unit_begin(g, u + 2) - sb > pair) bad = 1;
+    }
+    if (uw_gv_unit_begin(g, 0) != 0 || uw_gv_unit_begin(g, g.U) != g.S) bad = 1;
+    for (uint32_t w = 0; w < 8; w++) /* warps w and w + 4 share a scheduler and run units 2k, 2k + 1 */
+        if (uw_gv_unit_of_warp(w) / 2 != w % 4 || uw_gv_unit_of_warp(w) % 2 != w / 4) bad = 1;
+    CHECK(!bad, "%ux%u over %u CTAs: units split the %u steps in order, none more than one step above another, two per "
+                "scheduler at most %u", rows, cols, G, g.S, pair);
+
+    /* the sums as the kernel forms them (a unit's bands held whole; each CTA's folds; the CTAs' sums
+     * of shared bands) against the order uw_gemv.cuh states */
+    std::vector<std::string> got(g.bands);
+    std::vector<int> writes(g.bands, 0);
+    for (uint32_t u = 0; u < g.U; u++) {
+        const uint32_t sb = uw_gv_unit_begin(g, u), se = uw_gv_unit_begin(g, u + 1);
+        if (sb == se) continue;
+        for (uint32_t b = sb / g.nbs; b <= (se - 1) / g.nbs; b++)
+            if (b * g.nbs >= sb && (b + 1) * g.nbs <= se) got[b] = "u" + std::to_string(u), writes[b]++;
+        /* a unit's shared bands: its first in slot 0, its last (another band) in slot 1 */
+        const uint32_t fb = sb / g.nbs, lb = (se - 1) / g.nbs;
+        if (uw_gv_unit_slot(g, u, fb) != 0 || (lb != fb && uw_gv_unit_slot(g, u, lb) != 1)) bad = 1;
+    }
+    std::vector<std::string> cta_sum(g.bands * (size_t)G);
+    for (uint32_t c = 0; c < G; c++) {
+        uint32_t prev = ~0u, cross = 0;
+        const uint32_t bc = uw_gv_unit_begin(g, c * UW_GV_UNITS), ec = uw_gv_unit_begin(g, (c + 1) * UW_GV_UNITS);
+        for (uint32_t k = 0; k <= UW_GV_UNITS; k++) {
+            uw_gv_fold f;
+            if (!uw_gv_fold_at(g, c, k, &f) || f.band == prev) continue;
+            if (prev != ~0u && f.band < prev) bad = 1;
+            prev = f.band;
+            std::string s = "(";
+            for (uint32_t u = f.u0; u <= f.u1; u++) {
+                const uint32_t sb = uw_gv_unit_begin(g, u), se = uw_gv_unit_begin(g, u + 1);
+                if (sb == se) continue;
+                if (u / UW_GV_UNITS != c || se <= f.band * g.nbs || sb >= (f.band + 1) * g.nbs) bad = 1;
+                const uint32_t sl = uw_gv_unit_slot(g, u, f.band); /* the band is that unit's first (0) or last (1) */
+                if ((sl == 0 && sb / g.nbs != f.band) || (sl == 1 && (se - 1) / g.nbs != f.band)) bad = 1;
+                s += (s.size() > 1 ? "+u" : "u") + std::to_string(u);
+            }
+            s += ")";
+            if (!f.cross) {
+                got[f.band] = s, writes[f.band]++;
+            } else {
+                cross++;
+                /* the CTA's shared bands: its first in slot 0, its last in slot 1 */
+                const uint32_t cs = uw_gv_cta_slot(g, c, f.band);
+                if ((cs == 0) != (f.band == bc / g.nbs) || (cs == 1 && f.band != (ec - 1) / g.nbs)) bad = 1;
+                cta_sum[(size_t)f.band * G + c] = s;
             }
         }
+        if (cross > 2) bad = 1;
     }
-    for (size_t i = 0; i < (size_t)rows * chunks && !bad; i++) bad = seen[i] != 1;
-    CHECK(!bad, "%ux%u over %u CTAs: every (row, 32-column chunk) in exactly one step slot of one CTA", rows, cols, G);
-    free(seen);
+    for (uint32_t b = 0; b < g.bands; b++) {
+        uint32_t c0, c1;
+        uw_gv_band_ctas(g, b, &c0, &c1);
+        if (c0 == c1) continue;
+        std::string s = "[";
+        for (uint32_t c = c0; c <= c1; c++) {
+            if (uw_gv_unit_begin(g, c * UW_GV_UNITS) == uw_gv_unit_begin(g, (c + 1) * UW_GV_UNITS)) continue;
+            if (cta_sum[(size_t)b * G + c].empty()) bad = 1;
+            s += (s.size() > 1 ? "|" : "") + cta_sum[(size_t)b * G + c];
+        }
+        got[b] = s + "]", writes[b]++;
+    }
+    for (uint32_t b = 0; b < g.bands && !bad; b++) {
+        std::string want;
+        expect_sum(g, b, &want);
+        if (writes[b] != 1 || got[b] != want) {
+            bad = 1;
+            fprintf(stderr, "band %u: written %d times, summed %s, want %s\n", b, writes[b], got[b].c_str(), want.c_str());
+        }
+    }
+    CHECK(!bad, "%ux%u over %u CTAs: every band written once, its units' sums added per CTA then over CTAs, in order", rows, cols, G);
 }
 
 /* ---------------------------------------------------------------- 2. lane reader ---------- */

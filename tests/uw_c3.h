@@ -11,6 +11,14 @@
 
 #define UW_C3_MAX_SPLITS 64 /* the most k-splits a GPU backend runs (device spec splitk=, cuda_device.cu) */
 
+/* The most fp32 partial sums of one output added with round to nearest: the k-splits, or the GEMV
+ * family's units sharing a band (docs/CONFORMANCE.md section 4.3, the GEMV family), each of which
+ * holds at least one 32-column step: at most ceil(K / 32). */
+static inline uint64_t uw_c3_partials(uint64_t K) {
+    const uint64_t steps = (K + 31) / 32;
+    return steps > UW_C3_MAX_SPLITS ? steps : UW_C3_MAX_SPLITS;
+}
+
 /* Round-to-nearest fp32 accumulation of exact products (BF16 x BF16 is exact in fp32), any order,
  * split-k partial sums included: gamma_K = K u / (1 - K u), u = 2^-24. */
 static inline double uw_c3_gamma_rn(uint64_t K) {
@@ -22,8 +30,9 @@ static inline double uw_c3_gamma_rn(uint64_t K) {
  * to the fp32 accumulator, aligning all b + 1 terms to the largest and truncating them to a
  * 24-bit window, then truncating the sum to fp32. A block errs by less than
  * 2^-23 ((b + 1) max|t| + |sum|) < 2^-23 (b + 3) S, S the running sum of |products| plus the
- * error so far; K products take ceil(K / b) blocks, and the split-k reduction (round to nearest, at most 64 partials) adds
- * at most 64 u. Worst block size b in 1..16, so the bound holds whatever b the chip uses. */
+ * error so far; K products take ceil(K / b) blocks, and the partial sums' reduction (round to nearest, at most
+ * uw_c3_partials(K) of them) adds at most that many u. Worst block size b in 1..16, so the bound holds whatever b the
+ * chip uses. */
 static inline double uw_c3_gamma_tc(uint64_t K) {
     const double d = ldexp(1.0, -23);
     double m = 0;
@@ -31,7 +40,7 @@ static inline double uw_c3_gamma_tc(uint64_t K) {
         double mb = (double)((K + b - 1) / b) * (double)(b + 3);
         if (mb > m) m = mb;
     }
-    m += UW_C3_MAX_SPLITS / 2; /* 64 u = 32 d */
+    m += (double)uw_c3_partials(K) / 2; /* P u = P/2 d */
     return m * d / (1 - m * d);
 }
 
@@ -42,6 +51,6 @@ static inline double uw_c3_gamma(const char *backend, uint64_t K) {
 
 /* absolute slack for results near the underflow threshold: a subnormal partial sum flushed to
  * zero (tensor cores, AVX-512 BF16) errs by less than 2^-126 per accumulation step */
-static inline double uw_c3_floor(uint64_t K) { return (double)(K + UW_C3_MAX_SPLITS) * ldexp(1.0, -126); }
+static inline double uw_c3_floor(uint64_t K) { return (double)(K + uw_c3_partials(K)) * ldexp(1.0, -126); }
 
 #endif

@@ -17,7 +17,8 @@ typedef struct cpu_ctx {
     uw_cpu_isa isa;
     uw_pool *pool;
     char name[128];
-    uw_param_desc params[2];
+    uw_param_desc params[3];
+    int nparams;
 } cpu_ctx;
 
 typedef struct cpu_w {
@@ -48,7 +49,8 @@ static uw_status cpu_open(const char *spec, void **ctx) {
         free(c);
         return s;
     }
-    snprintf(c->name, sizeof c->name, "host, %d threads, %s", uw_threads_resolve(c->threads), uw_cpu_isa_name(c->isa));
+    snprintf(c->name, sizeof c->name, "host, %d threads, %s%s", uw_threads_resolve(c->threads), uw_cpu_isa_name(c->isa),
+             uw_cpu_isa_note(c->isa));
     /* per-call knobs, passed in each uw_call: threads (default as opened; one thread can win at
      * batch 1 on small matrices, where waking workers costs more than it saves) and panels per
      * kernel pass (speed only: the bits never change, cpu_mm.h) */
@@ -63,6 +65,14 @@ static uw_status cpu_open(const char *spec, void **ctx) {
     c->params[1].values[1] = 1;
     c->params[1].values[2] = 2;
     c->params[1].values[3] = 4;
+    c->nparams = 2;
+    if (c->isa == UW_ISA_AMX) { /* the batch from which AMX tiles run (0: never): the same bits either way */
+        static const int v[] = {UW_AMX_BATCH_DEFAULT, 1, 8, 32, 0};
+        c->params[2].name = "amx_batch";
+        c->params[2].nvalues = (int)(sizeof v / sizeof v[0]);
+        memcpy(c->params[2].values, v, sizeof v);
+        c->nparams = 3;
+    }
     c->threads = all;
     *ctx = c;
     return UW_OK;
@@ -112,7 +122,7 @@ static uw_status cpu_upload(void *ctx, const uw_blob *b, unsigned resident, void
         }
         if (s == UW_OK && (resident & UW_RESIDENT_BF16)) {
             uint64_t pb = uw_kpad(b->cols) / UW_GROUP_K * UW_PLAIN_GROUP_BYTES;
-            w->plain = malloc(uw_npanels(b->rows) * pb);
+            w->plain = uw_cpu_big_alloc(uw_npanels(b->rows) * pb);
             if (!w->plain) s = uw_error_set(UW_ERR_NOMEM, "out of memory");
             else uw_pack_plain(full, b->cols, b->rows, 0, b->cols, w->plain, pb);
         }
@@ -144,17 +154,18 @@ static uw_status cpu_matmul(void *ctx, void *wh, const uw_call *call, const uint
     const cpu_ctx *c = ctx;
     const cpu_w *w = wh;
     const int threads = uw_call_value(call, c->params, 0), panels = uw_call_value(call, c->params, 1);
+    const int amx_batch = c->nparams > 2 ? uw_call_value(call, c->params, 2) : 0;
     uw_mm_src src = {UW_SRC_PLAIN, w->rows, w->cols, NULL, NULL, NULL, NULL, NULL};
     switch (call->pipeline) {
     case UW_PIPELINE_PLAIN_BF16:
         src.plain = w->plain;
-        return uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, c->pool);
+        return uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, amx_batch, c->pool);
     case UW_PIPELINE_FUSED_HUFFMAN:
         src.kind = UW_SRC_BLOB, src.blob = &w->blob, src.dec = w->dec;
-        return uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, c->pool);
+        return uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, amx_batch, c->pool);
     case UW_PIPELINE_PALETTE_DIRECT:
         src.kind = UW_SRC_PALETTE, src.pal = &w->pal.p;
-        return uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, c->pool);
+        return uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, amx_batch, c->pool);
     case UW_PIPELINE_DECODE_GEMM:
     case UW_PIPELINE_PALETTE_TRANSCODE: {
         /* these two build their form in scratch on every call: that is what they are */
@@ -164,12 +175,12 @@ static uw_status cpu_matmul(void *ctx, void *wh, const uw_call *call, const uint
         uw_pal_store ps = {0};
         if (s == UW_OK && call->pipeline == UW_PIPELINE_DECODE_GEMM) {
             src.kind = UW_SRC_ROWMAJOR, src.rowmajor = scratch;
-            s = uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, c->pool);
+            s = uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, amx_batch, c->pool);
         } else if (s == UW_OK && (s = uw_pal_build(scratch, w->rows, w->cols, &ps)) == UW_OK) {
             free(scratch);
             scratch = NULL;
             src.kind = UW_SRC_PALETTE, src.pal = &ps.p;
-            s = uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, c->pool);
+            s = uw_cpu_mm(&src, c->isa, x, y, batch, threads, panels, amx_batch, c->pool);
         }
         uw_pal_free(&ps);
         free(scratch);
@@ -182,7 +193,7 @@ static uw_status cpu_matmul(void *ctx, void *wh, const uw_call *call, const uint
 
 static const uw_param_desc *cpu_params(void *ctx, int *count) {
     cpu_ctx *c = ctx;
-    *count = 2;
+    *count = c->nparams;
     return c->params;
 }
 

@@ -35,16 +35,19 @@ static void store_y(const mm_job *j, const float *acc, uint64_t row0, uint64_t r
     }
 }
 
-static uw_kargs base_args(const mm_job *j, float *acc, int R) {
-    uw_kargs a;
-    memset(&a, 0, sizeof a);
-    a.x = j->xp;
-    a.xbw = uw_xbw(j->B);
-    a.xblk = j->kp / 2 * a.xbw * 2;
-    a.nb = j->B;
-    a.acc = acc;
-    a.R = R;
-    return a;
+static uw_status base_args(const mm_job *j, float *acc, int R, uw_kargs *a) {
+    memset(a, 0, sizeof *a);
+    a->x = j->xp;
+    a->xbw = j->k->amx ? 16 : uw_xbw(j->B); /* rows per x block (uw_pack_x_amx: 16) */
+    a->xblk = j->kp / 2 * a->xbw * 2;
+    a->nb = j->B;
+    a->acc = acc;
+    a->R = R;
+    if (j->k->amx && j->B > 32) { /* room for the B tiles of a K block */
+        a->bt = uw_cpu_scratch(4, (uint64_t)R * j->kblock / UW_BLOCK_GROUPS * 1024);
+        UW_RETURN_ERROR_IF(!a->bt, UW_ERR_NOMEM, "matmul: out of memory for the AMX B tiles");
+    }
+    return UW_OK;
 }
 
 /* R panels of a resident form, all K blocks */
@@ -56,7 +59,8 @@ static uw_status run_resident(const mm_job *j, uint64_t pan, int R, float *acc) 
     uint64_t xi[4] = {0}, xe[4] = {0};
     if (pal)
         for (int r = 0; r < R; r++) xi[r] = s->pal->xstart[pan + r], xe[r] = s->pal->xstart[pan + r + 1];
-    uw_kargs a = base_args(j, acc, R);
+    uw_kargs a;
+    UW_FORWARD_IF_ERROR(base_args(j, acc, R, &a));
     a.panel_bytes = pb;
     if (pal) a.table = s->pal->table;
     for (uint64_t g0 = 0; g0 < j->ng; g0 += j->kblock) {
@@ -69,7 +73,7 @@ static uw_status run_resident(const mm_job *j, uint64_t pan, int R, float *acc) 
                 a.xval[r] = s->pal->xval + xi[r];
                 a.xleft[r] = xe[r] - xi[r];
             }
-            if (j->kblock < j->ng) { /* several batch blocks: rebuild the K block once, all read it */
+            if (j->kblock < j->ng && j->k->pal_to_plain) { /* several batch blocks: rebuild the K block once, all read it */
                 uint8_t *buf = uw_cpu_scratch(1, (uint64_t)R * a.ng * UW_PLAIN_GROUP_BYTES);
                 if (!buf) return uw_error_set(UW_ERR_NOMEM, "matmul: out of memory for a rebuilt weight block");
                 j->k->pal_to_plain(&a, buf, a.ng * UW_PLAIN_GROUP_BYTES);
@@ -89,14 +93,15 @@ static uw_status run_resident(const mm_job *j, uint64_t pan, int R, float *acc) 
     return UW_OK;
 }
 
-/* nr (<= 16 R) rows of a row-major matrix, columns [c0, c0 + nc) (c0 a multiple of 8): packed a
+/* nr (<= 16 R) rows of a row-major matrix, columns [c0, c0 + nc) (c0 a multiple of 32): packed a
  * K block at a time into scratch, then the plain kernel */
 static uw_status run_rows(const mm_job *j, const uint16_t *w, uint64_t ld, uint64_t nr, uint64_t c0, uint64_t nc, int R,
                           float *acc) {
     uint64_t ngc = uw_kpad(nc) / UW_GROUP_K, kb = j->kblock < ngc ? j->kblock : ngc;
     uint8_t *buf = uw_cpu_scratch(1, (uint64_t)R * kb * UW_PLAIN_GROUP_BYTES);
     UW_RETURN_ERROR_IF(!buf, UW_ERR_NOMEM, "matmul: out of memory for a packed weight block");
-    uw_kargs a = base_args(j, acc, R);
+    uw_kargs a;
+    UW_FORWARD_IF_ERROR(base_args(j, acc, R, &a));
     a.panel_bytes = kb * UW_PLAIN_GROUP_BYTES;
     a.w = buf;
     for (uint64_t g = 0; g < ngc; g += kb) {
@@ -133,13 +138,14 @@ static uw_status panel_task(void *ctx, uint64_t t, int worker) {
 }
 
 /* one task: tile row ti of a blob, decoded tile by tile (whole band when a tile's width is not
- * a multiple of 8, so that no group of 8 k straddles two decodes) */
+ * a multiple of 32, so that no block of 32 k, the unit of the accumulation order, straddles two
+ * decodes) */
 static uw_status band_task(void *ctx, uint64_t ti, int worker) {
     const mm_job *j = ctx;
     const uw_blob *b = j->s->blob;
     (void)worker;
     uint64_t r0 = ti * b->tile_rows, tr = b->rows - r0 < b->tile_rows ? b->rows - r0 : b->tile_rows, np = uw_npanels(tr);
-    int whole = b->tile_cols % UW_GROUP_K != 0;
+    int whole = b->tile_cols % UW_BLOCK_K != 0;
     uint64_t wc = whole ? b->cols : b->tile_cols;
     float *acc = uw_cpu_scratch(0, np * j->B * UW_PANEL * sizeof(float));
     uint16_t *band = uw_cpu_scratch(2, tr * wc * 2);
@@ -161,27 +167,35 @@ static uw_status band_task(void *ctx, uint64_t ti, int worker) {
 }
 
 uw_status uw_cpu_mm(const uw_mm_src *s, uw_cpu_isa isa, const uint16_t *x, float *y, uint64_t B, int threads, int panels,
-                    uw_pool *pool) {
+                    int amx_batch, uw_pool *pool) {
     UW_RETURN_ERROR_IF(!s || !x || !y || !B || !s->rows || !s->cols, UW_ERR_INVALID_ARG, "matmul: NULL or empty argument");
     mm_job j;
     memset(&j, 0, sizeof j);
     j.s = s;
+    /* the amx level runs tiles from amx_batch on, vdpbf16ps below: the same bits either way */
+    if (isa == UW_ISA_AMX && !(amx_batch > 0 && B >= (uint64_t)amx_batch)) isa = UW_ISA_AVX512BF16;
     j.k = uw_cpu_kern_get(isa);
     j.y = y;
     j.B = B;
     j.kp = uw_kpad(s->cols);
     j.ng = j.kp / UW_GROUP_K;
     j.npan = uw_npanels(s->rows);
-    /* panels per kernel call: enough independent accumulators at small batches, and a batch
-     * of up to 16 in one pass over K (the registers hold R x 16 lanes x its rows) */
-    j.R = panels > 0 ? panels : B <= 2 ? 4 : 2;
+    /* panels per kernel call (streams read at once, and independent accumulators): palette
+     * panels read fastest as one stream prefetched far ahead up to 4 batch rows, plain panels as
+     * four at 1-2 rows; two where the kernels are compute-bound (measured, bench/RESULTS.md) */
+    j.R = panels > 0 ? panels : s->kind == UW_SRC_PALETTE && B <= 4 ? 1 : B <= 2 ? 4 : 2;
     if (j.R > j.k->max_r) j.R = j.k->max_r;
-    /* one pass over K when the whole batch fits the registers (R x 16 lanes x its rows); else
-     * K blocks that stay in L2 while every batch block passes over them */
-    j.kblock = B <= (j.R >= 4 ? 2u : j.R >= 2 ? 8u : 16u) ? j.ng : KBLOCK;
-    uint16_t *xp = uw_cpu_scratch(3, uw_pack_x_size(B, s->cols) * 2);
+    /* one pass over K when the whole batch fits the registers (R x 16 lanes x its rows) or, with
+     * AMX, two 16-row tiles of it; else K blocks that stay in L2 while every batch block passes
+     * (palette K blocks rebuilt once into plain panels, which all passes read) */
+    const uint64_t pass = j.k->amx ? 32u : j.R >= 4 ? 2u : j.R >= 2 ? 8u : 16u; /* batch rows a pass takes */
+    /* palette panels rebuilt in registers once more (two passes) beat rebuilding into plain panels */
+    j.kblock = B <= (s->kind == UW_SRC_PALETTE && !j.k->amx ? 2 * pass : pass) ? j.ng : KBLOCK;
+    uint64_t xsize = j.k->amx ? uw_pack_x_amx_size(B, s->cols) : uw_pack_x_size(B, s->cols);
+    uint16_t *xp = uw_cpu_scratch(3, xsize * 2);
     UW_RETURN_ERROR_IF(!xp, UW_ERR_NOMEM, "matmul: out of memory for the packed activations");
-    uw_pack_x(x, B, s->cols, xp);
+    if (j.k->amx) uw_pack_x_amx(x, B, s->cols, xp);
+    else uw_pack_x(x, B, s->cols, xp);
     j.xp = xp;
     int T = threads < 1 ? 1 : threads;
     if (s->kind == UW_SRC_BLOB) {

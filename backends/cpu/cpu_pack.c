@@ -12,6 +12,9 @@
  * of each 16-byte lane, unpackhi bytes 8-15, hence byte j(m, w) below. */
 #include <pthread.h>
 #include <stdlib.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "cpu_mm.h"
 
@@ -70,10 +73,10 @@ void uw_pack_plain(const uint16_t *w, uint64_t ld, uint64_t nr, uint64_t k0, uin
                 memcpy(gd + 128, &pr[2], 4);
                 memcpy(gd + 192, &pr[3], 4);
             }
-            if (full < ng) { /* the last, partial group: zero past nk */
+            for (uint64_t g = full; g < ng; g++) { /* the partial group and the block's padding: zero past nk */
                 uint16_t tail[UW_GROUP_K] = {0};
-                memcpy(tail, src + full * UW_GROUP_K, (nk - full * UW_GROUP_K) * 2);
-                uint8_t *gd = pd + full * UW_PLAIN_GROUP_BYTES + r * 4;
+                if (g == full) memcpy(tail, src + full * UW_GROUP_K, (nk - full * UW_GROUP_K) * 2);
+                uint8_t *gd = pd + g * UW_PLAIN_GROUP_BYTES + r * 4;
                 for (uint32_t m = 0; m < 4; m++) memcpy(gd + m * 64, tail + 2 * m, 4);
             }
         }
@@ -103,6 +106,22 @@ void uw_pack_x(const uint16_t *x, uint64_t B, uint64_t K, uint16_t *dst) {
     (void)nblk;
 }
 
+void uw_pack_x_amx(const uint16_t *x, uint64_t B, uint64_t K, uint16_t *dst) {
+    uint64_t nblk = uw_kpad(K) / UW_BLOCK_K;
+    memset(dst, 0, uw_pack_x_amx_size(B, K) * 2); /* padding rows and k */
+    for (uint64_t b = 0; b < B; b++)
+        for (uint64_t c = 0; c < nblk; c++) {
+            uint16_t *row = dst + ((b / 16 * nblk + c) * 16 + b % 16) * 32;
+            for (uint32_t j = 0; j < 16; j++) {
+                /* dword j: h1's element j in the low word, h2's in the high word; element j of a
+                 * half is k = 2 (j / 2) + 1 - (j % 2) of it (odd element of each pair first) */
+                uint64_t k1 = c * UW_BLOCK_K + 2 * (j / 2) + 1 - j % 2, k2 = k1 + 16;
+                row[2 * j] = k1 < K ? x[b * K + k1] : 0;
+                row[2 * j + 1] = k2 < K ? x[b * K + k2] : 0;
+            }
+        }
+}
+
 /* ---- palette form ---- */
 
 static void pal_table(const uint16_t *w, uint64_t n, uint8_t table[16]) {
@@ -125,7 +144,7 @@ uw_status uw_pal_build(const uint16_t *w, uint64_t rows, uint64_t cols, uw_pal_s
     int8_t inv[256];
     memset(inv, -1, sizeof inv);
     for (int t = 15; t >= 0; t--) inv[s->p.table[t]] = (int8_t)t;
-    s->data = malloc(np * ng * UW_PAL_GROUP_BYTES);
+    s->data = uw_cpu_big_alloc(np * ng * UW_PAL_GROUP_BYTES);
     s->xstart = malloc((np + 1) * sizeof *s->xstart);
     uint64_t cap = 1024, nx = 0;
     s->xgroup = malloc(cap * sizeof *s->xgroup);
@@ -203,11 +222,27 @@ void uw_pal_unpack(const uw_pal_panels *p, uint64_t rows, uint64_t cols, uint16_
     }
 }
 
+/* ---- resident panels ---- */
+
+void *uw_cpu_big_alloc(uint64_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uint64_t huge = (uint64_t)2 << 20;
+    if (bytes >= 2 * huge) { /* 2 MiB pages where the kernel's THP setting allows (madvise, always) */
+        void *p = NULL;
+        uint64_t n = (bytes + huge - 1) / huge * huge;
+        if (posix_memalign(&p, huge, n)) return NULL;
+        (void)madvise(p, n, MADV_HUGEPAGE); /* advice only: 4 KiB pages if refused */
+        return p;
+    }
+#endif
+    return malloc(bytes ? bytes : 1);
+}
+
 /* ---- per-thread scratch ---- */
 
 typedef struct tls_scratch {
-    void *p[4];
-    uint64_t n[4];
+    void *p[5];
+    uint64_t n[5];
 } tls_scratch;
 
 static pthread_key_t scratch_key;
@@ -215,7 +250,7 @@ static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_free(void *v) {
     tls_scratch *t = v;
-    for (int i = 0; i < 4; i++) free(t->p[i]);
+    for (int i = 0; i < 5; i++) free(t->p[i]);
     free(t);
 }
 static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }

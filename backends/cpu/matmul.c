@@ -9,7 +9,7 @@ uw_status uw_matmul_bf16(const uint16_t *x, const uint16_t *w, float *y, uint64_
     uw_cpu_isa isa;
     UW_FORWARD_IF_ERROR(uw_cpu_isa_select(&isa));
     uw_mm_src s = {UW_SRC_ROWMAJOR, out, in, NULL, NULL, w, NULL, NULL};
-    return uw_cpu_mm(&s, isa, x, y, batch, uw_threads_resolve(threads), 0, NULL);
+    return uw_cpu_mm(&s, isa, x, y, batch, uw_threads_resolve(threads), 0, UW_AMX_BATCH_DEFAULT, NULL);
 }
 
 uw_status uw_matmul_blob(const void *blob, size_t size, const uint16_t *x, float *y, uint64_t batch, int threads) {
@@ -21,7 +21,7 @@ uw_status uw_matmul_blob(const void *blob, size_t size, const uint16_t *x, float
     uw_band_dec *d;
     UW_FORWARD_IF_ERROR(uw_band_dec_create(&b, &d));
     uw_mm_src s = {UW_SRC_BLOB, b.rows, b.cols, NULL, NULL, NULL, &b, d};
-    uw_status st = uw_cpu_mm(&s, isa, x, y, batch, uw_threads_resolve(threads), 0, NULL);
+    uw_status st = uw_cpu_mm(&s, isa, x, y, batch, uw_threads_resolve(threads), 0, UW_AMX_BATCH_DEFAULT, NULL);
     uw_band_dec_free(d);
     return st;
 }

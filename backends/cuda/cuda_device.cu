@@ -112,6 +112,8 @@ void uw_cu_close(cu_ctx *c) {
     if (c->stream) (void)uw_gpu_stream_sync(c->stream);
     uw_cu_blas_close(c);
     uw_cu_free(c->err);
+    uw_cu_free(c->gemv_ws);
+    if (c->gemv_done) (void)uw_gpu_event_destroy(c->gemv_done);
     if (c->pool) (void)uw_gpu_mempool_destroy(c->pool);
     if (c->stream) (void)uw_gpu_stream_destroy(c->stream);
     pthread_mutex_destroy(&c->lock);

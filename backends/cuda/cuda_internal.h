@@ -57,6 +57,11 @@ typedef struct cu_ctx {
     void *tmap_encode;            /* cuTensorMapEncodeTiled, through the runtime's entry point */
     pthread_mutex_t lock;         /* one operation per context at a time (cuBLAS handle, scratch) */
     int debug;                    /* UW_CUDA_DEBUG set: notes on stderr */
+    /* the GEMV family's workspace (uw_gemv_parts.cuh), made at its first launch; launches on another
+     * stream than the last wait for the last one (an event), so they never share it at once */
+    uint8_t *gemv_ws;
+    uw_gpu_event gemv_done;
+    uw_gpu_stream gemv_stream;
     char name[256], driver[96];
 } cu_ctx;
 
@@ -78,12 +83,14 @@ typedef struct cu_weights {
     uw_gpu_tmap tmap_w;           /* over w16 for the Hopper plain twin (valid if has_tmap_w) */
     int has_tmap_w;
     /* the GEMV family (batch <= 16, uw_gemv.cu): usable for this weight (64x256 tiles of 64 lanes,
-     * cols % 32 == 0, the Huffman form order 2 without verbatim chunks), and the patch lists of the
-     * Huffman and palette forms (index per tile and chunk, then entries; one device buffer each) */
-    int gemv, gemv_streams;       /* gemv_streams: every step's stream fits the kernel's stage */
-    int gemv_patch_huff, gemv_patch_pal; /* no tile's 32-column chunk has more rare exponents than the kernel takes */
+     * cols % 32 == 0, the Huffman form order 2 without verbatim chunks), the patch lists of the
+     * Huffman and palette forms (index per step, then entries; one device buffer each) and the
+     * Huffman lanes' bits where the device's grid units start (cuda_gemv_upload.cu) */
+    int gemv, gemv_streams;       /* gemv_streams: the Huffman form is the family's and every tile's stream fits its buffer */
+    int gemv_patch_huff, gemv_patch_pal; /* no step has more rare exponents than the kernel takes */
     uint32_t *patch_huff, *patch_pal;
     uint64_t patch_huff_idx_n, patch_pal_idx_n; /* entries of the index (the entries follow it) */
+    uint32_t *gemv_starts, *gemv_tiles;
     char note[192];
 } cu_weights;
 
@@ -135,6 +142,14 @@ typedef struct cu_palette {
 } cu_palette;
 void uw_cu_kp_palette(const cu_weights *w, const cu_palette *pal, uw_kparams *k);
 cu_palette uw_cu_resident_palette(const cu_weights *w);
+/* ---- cuda_gemv_upload.cu: what uploads make for the GEMV family */
+int uw_cu_gemv_geometry(const cu_weights *w);
+int uw_cu_gemv_form(const uw_blob *b);
+uw_status uw_cu_gemv_encode(const uw_blob *b, const uint16_t *host16, uint8_t **blob, size_t *size);
+int uw_cu_gemv_streams_fit(const uw_blob *hb, const uint8_t *bytes);
+uw_status uw_cu_gemv_patch(cu_ctx *c, const cu_weights *w, const char *form, const uint8_t *palette, uint32_t nregular,
+                           const uint16_t *host16, uint32_t **dev, uint64_t *idx_n, int *fits);
+uw_status uw_cu_gemv_starts(cu_ctx *c, cu_weights *w, const uint8_t *bytes, const uint32_t *dtab);
 /* the GEMV family's patch list of a form (uw_gemv.cuh) into the kernel parameters */
 void uw_cu_kp_patch(const uint32_t *patch, uint64_t idx_n, uw_kparams *k);
 
@@ -185,8 +200,8 @@ uint32_t uw_cu_generic_threads(void);
 /* ---- uw_gemv.cu (the GEMV family) */
 size_t uw_cu_gemv_smem(int src, uint32_t tab_bits);
 uint32_t uw_cu_gemv_threads(void);
-uw_status uw_cu_gemv_matmul(const cu_ctx *c, int src, const uw_kparams *k, const uint16_t *x, float *y, uint32_t batch,
-                            uw_gpu_stream s);
+size_t uw_cu_gemv_workspace(uint32_t G);
+uw_status uw_cu_gemv_matmul(cu_ctx *c, int src, const uw_kparams *k, const uint16_t *x, float *y, uint32_t batch, uw_gpu_stream s);
 
 /* ---- uw_hopper.cu */
 /* 1 if this build holds the sm_90a kernels and the device (cc 9.0) can run them */

@@ -1,4 +1,4 @@
-/* cuda_matmul.cu - y = x W^T on the device: the pipelines (DESIGN.md 1-5, plain BF16 and the
+/* cuda_matmul.cu - y = x W^T on the device: the pipelines (uw_pipeline 1-5, plain BF16 and the
  * cuBLAS baseline), the generic kernel (NVIDIA sm_80+: mma.sync m16n8k16 BF16, cp.async
  * double-buffered x tiles; AMD: the same kernel with the vector-ALU band product and plain
  * copies, through uw_gpu.h) and the deterministic split-k reduction.

@@ -34,115 +34,11 @@ static uint64_t count_exceptions(const uw_blob *b, const uint16_t *w) {
     return n;
 }
 
-/* ---------------------------------------------------------------- the GEMV family --------- */
-
-/* the GEMV family reads 64x256 tiles of 64 lanes (one row per lane) coded in order 2, with an
- * escape or no rare exponents (uw_gemv.cuh) */
-static int gemv_geometry(const cu_weights *w) { return w->R == 64 && w->C == 256 && w->lanes == 64 && w->cols % 32 == 0; }
-static int gemv_form(const uw_blob *b) {
-    return b->order == 2 && b->chunk == 0 && (b->rare_mode == UW_RARE_NONE || b->rare_mode == UW_RARE_ESCAPE) &&
-           b->maxlen <= UW_DT_MAX_BITS;
-}
-static uw_status gemv_encode(const uw_blob *b, const uint16_t *host16, uint8_t **blob, size_t *size) {
-    uint8_t seen[256] = {0};
-    uint32_t distinct = 0;
-    for (uint64_t i = 0; i < b->n; i++) {
-        uint32_t e = (host16[i] >> 7) & 0xFFu;
-        distinct += !seen[e];
-        seen[e] = 1;
-    }
-    uw_encode_params p;
-    uw_encode_params_default(&p);
-    p.codec = UW_CODEC_HUFFMAN;
-    p.tile_rows = 64;
-    p.tile_cols = 256;
-    p.lanes = 64;
-    p.sym_order = 2;
-    p.rare_mode = distinct > 16 ? UW_RARE_ESCAPE : UW_RARE_NONE;
-    return uw_tensor_encode(host16, b->rows, b->cols, &p, blob, size);
-}
-
-/* Every step of the GEMV kernel stages the stream of its lanes (uw_gemv.cuh): the rows of a row set
- * (64 from row 0, or 32 from a multiple of 32) in the 64 / n tiles of its step; 1 if each possible
- * one fits the stage, whatever the split of the rows over CTAs. */
-static int gemv_streams_fit(const uw_blob *hb, const uint8_t *bytes) {
-    const uint64_t *tb = (const uint64_t *)(bytes + hb->off_tilebase);
-    const uint32_t *lo = (const uint32_t *)(bytes + hb->off_laneoff);
-    const uint64_t tr_n = (hb->rows + 63) / 64, tc_n = (hb->cols + 255) / 256, T = tr_n * tc_n;
-    for (uint64_t band = 0; band < tr_n; band++) {
-        const uint32_t tr = (uint32_t)(hb->rows - band * 64 < 64 ? hb->rows - band * 64 : 64);
-        for (uint32_t n = 64; n >= 32; n /= 2)
-            for (uint32_t r0 = 0; r0 < tr; r0 += n)
-                for (uint64_t kt = 0; kt < tc_n; kt += 64 / n) {
-                    const uint32_t r1 = (r0 + n < tr ? r0 + n : tr) - 1;
-                    uint32_t need = 0;
-                    for (uint64_t u = kt; u < kt + 64 / n && u < tc_n; u++) {
-                        const uint64_t t = band * tc_n + u, b = tb[t], e = t + 1 < T ? tb[t + 1] : hb->count;
-                        const uint32_t *l = lo + t * 63;
-                        auto lane_bit = [&](uint32_t j) -> uint64_t { return j == 0 ? 0 : j >= 64 ? (e - b) * 8 : l[j - 1]; };
-                        need += uw_gv_seg_bytes(hb->off_stream, b, lane_bit(uw_gv_lane_of_row(r0, tr)),
-                                                lane_bit(uw_gv_lane_of_row(r1, tr) + 1));
-                    }
-                    if (need > UW_GV_STREAM_CAP) return 0;
-                }
-    }
-    return 1;
-}
-
-/* The patch list of a form: the elements whose exponent is not among palette[0..nregular), per
- * (tile, 32-column chunk) in row order: index (tiles * 8 + 1 entries) then entries
- * row << 16 | column << 8 | exponent (within the tile). One device buffer. */
-static uw_status make_patch(cu_ctx *c, const cu_weights *w, const char *form, const uint8_t *palette, uint32_t nregular,
-                            const uint16_t *host16, uint32_t **dev, uint64_t *idx_n, int *fits) {
-    uint8_t in[256] = {0};
-    for (uint32_t i = 0; i < nregular; i++) in[palette[i]] = 1;
-    const uint64_t tr = (w->rows + 63) / 64, tc = (w->cols + 255) / 256, chunks = tc * 8;
-    uint64_t count = 0;
-    for (uint64_t i = 0; i < w->n; i++) count += !in[(host16[i] >> 7) & 0xFFu];
-    UW_RETURN_ERROR_IF(count > 0xFFFFFFFFull, UW_ERR_LIMIT, UW_GPU_VENDOR ": too many rare exponents for the GEMV patch list");
-    *idx_n = tr * chunks + 1;
-    uint32_t *h = (uint32_t *)malloc((*idx_n + count) * 4);
-    UW_RETURN_ERROR_IF(!h, UW_ERR_NOMEM, UW_GPU_VENDOR ": out of host memory for a patch list");
-    uint32_t *ent = h + *idx_n, k = 0;
-    for (uint64_t ti = 0; ti < tr; ti++)
-        for (uint64_t tj = 0; tj < tc; tj++)
-            for (uint32_t ch = 0; ch < 8; ch++) {
-                h[(ti * tc + tj) * 8 + ch] = k;
-                for (uint32_t r = 0; r < 64 && ti * 64 + r < w->rows; r++)
-                    for (uint32_t cc = ch * 32; cc < ch * 32 + 32 && tj * 256 + cc < w->cols; cc++) {
-                        const uint32_t e = (host16[(ti * 64 + r) * w->cols + tj * 256 + cc] >> 7) & 0xFFu;
-                        if (!in[e]) ent[k++] = r << 16 | cc << 8 | e;
-                    }
-            }
-    h[*idx_n - 1] = k;
-    uw_cu_note(c, "upload %llux%llu: GEMV patch list of the %s form: %u rare exponents", (unsigned long long)w->rows,
-               (unsigned long long)w->cols, form, k);
-    /* a step reads one chunk of one tile (64-row set) or of two neighbouring tiles from an even
-     * column (32-row set): at most UW_GV_PATCH_MAX entries in all */
-    *fits = 1;
-    for (uint64_t ti = 0; ti < tr; ti++)
-        for (uint64_t tj = 0; tj < tc; tj++)
-            for (uint32_t ch = 0; ch < 8; ch++) {
-                const uint64_t i = (ti * tc + tj) * 8 + ch;
-                const uint32_t n = h[i + 1] - h[i], n2 = tj % 2 == 0 && tj + 1 < tc ? h[i + 9] - h[i + 8] : 0;
-                if (n + n2 > UW_GV_PATCH_MAX) *fits = 0;
-            }
-    uw_status s = upload_bytes(c, h, (*idx_n + count) * 4, 0, (void **)dev);
-    if (s == UW_OK && uw_gpu_stream_sync(c->stream) != UW_GPU_SUCCESS) s = uw_cu_fail(uw_gpu_get_last_error(), "upload");
-    free(h);
-    return s;
-}
-
-void uw_cu_kp_patch(const uint32_t *patch, uint64_t idx_n, uw_kparams *k) {
-    k->patch_idx = patch;
-    k->patch = patch ? patch + idx_n : NULL;
-}
-
 static uw_status make_huffman(cu_ctx *c, cu_weights *w, const uw_blob *b, const uint16_t *host16, uint8_t **own,
                               const uint8_t **bytes, size_t *size) {
-    if (gemv_geometry(w) && !(geometry_is(b, w) && gemv_form(b))) {
+    if (uw_cu_gemv_geometry(w) && !(geometry_is(b, w) && uw_cu_gemv_form(b))) {
         /* the GEMV family's form (order 2, escapes): re-encoded, as a re-tiling is */
-        UW_FORWARD_IF_ERROR(gemv_encode(b, host16, own, size));
+        UW_FORWARD_IF_ERROR(uw_cu_gemv_encode(b, host16, own, size));
         UW_FORWARD_IF_ERROR(uw_blob_parse(*own, *size, &w->hb));
         *bytes = *own;
         snprintf(w->note, sizeof w->note, "re-encoded %ux%u/%u order %u -> 64x256/64 order 2 (%.3f -> %.3f bits/weight)", b->tile_rows,
@@ -166,15 +62,16 @@ static uw_status make_huffman(cu_ctx *c, cu_weights *w, const uw_blob *b, const 
     uw_dtab_build(&w->hb, tab);
     uw_status s = upload_bytes(c, tab, (size_t)UW_DT_BYTES << w->hb.maxlen, 0, (void **)&w->table);
     if (s == UW_OK && uw_gpu_stream_sync(c->stream) != UW_GPU_SUCCESS) s = uw_cu_fail(uw_gpu_get_last_error(), "upload");
-    free(tab);
-    UW_FORWARD_IF_ERROR(s);
     w->nexc = count_exceptions(&w->hb, host16);
     w->hb.base = NULL;
-    w->gemv_streams = gemv_geometry(w) && gemv_form(&w->hb) && gemv_streams_fit(&w->hb, *bytes);
-    if (gemv_geometry(w) && gemv_form(&w->hb))
-        UW_FORWARD_IF_ERROR(make_patch(c, w, "Huffman", w->hb.palette, w->hb.nregular, host16, &w->patch_huff, &w->patch_huff_idx_n,
-                                       &w->gemv_patch_huff));
-    return UW_OK;
+    /* the GEMV family's: its stages must hold every tile's stream; the patch list and the lane starts */
+    w->gemv_streams = uw_cu_gemv_geometry(w) && uw_cu_gemv_form(&w->hb) && uw_cu_gemv_streams_fit(&w->hb, *bytes);
+    if (s == UW_OK && w->gemv_streams)
+        s = uw_cu_gemv_patch(c, w, "Huffman", w->hb.palette, w->hb.nregular, host16, &w->patch_huff, &w->patch_huff_idx_n,
+                             &w->gemv_patch_huff);
+    if (s == UW_OK && w->gemv_streams) s = uw_cu_gemv_starts(c, w, *bytes, tab);
+    free(tab);
+    return s;
 }
 
 static uw_status make_palette(cu_ctx *c, cu_weights *w, const uw_blob *b, const uint16_t *host16, const uint8_t *huff_bytes,
@@ -196,8 +93,9 @@ static uw_status make_palette(cu_ctx *c, cu_weights *w, const uw_blob *b, const 
     if (s == UW_OK) s = uw_blob_parse(bytes, size, &w->pb);
     if (s == UW_OK) s = upload_bytes(c, bytes, size, 64, (void **)&w->pal);
     w->pb.base = NULL;
-    if (s == UW_OK && gemv_geometry(w))
-        s = make_patch(c, w, "palette", w->pb.palette, w->pb.nregular, host16, &w->patch_pal, &w->patch_pal_idx_n, &w->gemv_patch_pal);
+    if (s == UW_OK && uw_cu_gemv_geometry(w))
+        s = uw_cu_gemv_patch(c, w, "palette", w->pb.palette, w->pb.nregular, host16, &w->patch_pal, &w->patch_pal_idx_n,
+                             &w->gemv_patch_pal);
     /* the upload is asynchronous: the host copy must live until the stream reaches it */
     if (s == UW_OK && own) s = uw_gpu_stream_sync(c->stream) == UW_GPU_SUCCESS ? UW_OK : uw_cu_fail(uw_gpu_get_last_error(), "upload");
     uw_free(own);
@@ -243,14 +141,14 @@ uw_status uw_cu_upload(cu_ctx *c, const uw_blob *b, unsigned resident, cu_weight
         gemv_need = n > gemv_need ? n : gemv_need;
     }
     const int gemv_fits = gemv_need <= c->smem_optin;
-    w->gemv = gemv_geometry(w) && gemv_fits && (!w->huff || (gemv_form(&w->hb) && w->gemv_streams && w->gemv_patch_huff)) &&
+    w->gemv = uw_cu_gemv_geometry(w) && gemv_fits && (!w->huff || (w->gemv_streams && w->gemv_patch_huff)) &&
               (!w->pal || (w->patch_pal && w->gemv_patch_pal));
-    if (s == UW_OK && gemv_geometry(w) && !w->gemv)
+    if (s == UW_OK && uw_cu_gemv_geometry(w) && !w->gemv)
         uw_cu_note(c, "upload %llux%llu: batches <= 16 take another kernel family (%s)", (unsigned long long)w->rows,
                    (unsigned long long)w->cols,
-                   !gemv_fits                         ? "the GEMV kernel needs more shared memory than the device has"
-                   : w->huff && !w->gemv_streams ? "the GEMV kernel's stages hold too little of this stream"
-                                                 : "the GEMV kernel's patch lists hold too few of its rare exponents");
+                   !gemv_fits                    ? "the GEMV kernel needs more shared memory than the device has"
+                   : w->huff && !w->gemv_streams ? "the GEMV kernel's tile buffers hold too little of this stream"
+                                                 : "a step has more rare exponents than the GEMV kernel's patch lists take");
     free(host16);
     uw_free(huff_own);
     if (s != UW_OK) {
@@ -281,6 +179,8 @@ void uw_cu_weights_free(cu_weights *w) {
     uw_cu_free(w->w16);
     uw_cu_free(w->patch_huff);
     uw_cu_free(w->patch_pal);
+    uw_cu_free(w->gemv_starts);
+    uw_cu_free(w->gemv_tiles);
     free(w);
 }
 
@@ -302,6 +202,8 @@ uw_kparams uw_cu_kp_base(const cu_ctx *c, const cu_weights *w) {
 
 void uw_cu_kp_huff(const cu_weights *w, uw_kparams *k) {
     uw_cu_kp_patch(w->patch_huff, w->patch_huff_idx_n, k);
+    k->gv_starts = w->gemv_starts;
+    k->gv_tiles = (const uint4 *)w->gemv_tiles;
     const uw_blob *b = &w->hb;
     k->lanes = b->lanes;
     k->blob = w->huff;

@@ -1,21 +1,25 @@
 /* uw_gemv.cuh - the steps of the GEMV family (batch <= 16; docs/PERFORMANCE.md, design 1), written
  * once for its kernel (uw_gemv.cu, CUDA and HIP) and for the host tests that run them on the CPU
- * (tests/test_cuda_host_gemv.cu): the work decomposition, the branch-free order-2 lane decoder,
- * the palette lookup and the join of exponents and plane bytes into BF16.
+ * (tests/test_cuda_host_gemv.cu): the work decomposition and the order of the sums, the
+ * branch-free order-2 lane decoder, the palette lookup and the join of exponents and plane bytes.
  *
- * Work decomposition (the same for every pipeline, so C2 holds; independent of the batch size):
- *   - CTA c of G owns rows [32 floor(c g / G), 32 floor((c + 1) g / G)) of the g = ceil(rows / 32)
- *     32-row groups, and all of K: no partial sum leaves a CTA (32, not 16: a 16-row piece would
- *     fill half of a 32-row set's slots and cost a whole set's steps);
- *   - its rows are cut into row sets inside one 64-row tile row: a whole tile row (64), else 32
- *     rows (the matrix's last rows may fill fewer, the other slots masked);
- *   - a step is 64 lane slots x 32 columns: a 64-row set's slots are its 64 rows in one tile, a
- *     32-row set's slots are its 32 rows in two consecutive tiles (slot s = t * 32 + r), so every
- *     step has the same 2048 weights; the steps of a set go tile pair by tile pair, 8 chunks of 32
- *     columns each (tile width 256);
- *   - the CTA's steps, sets in row order, are split evenly over its groups (warps on NVIDIA,
- *     the wavefront on AMD); a group's accumulators for one set are added to y in group order.
- * The accumulation order of an output is therefore fixed by (rows, cols, G, groups per CTA). */
+ * Work decomposition (the same for every pipeline of a weight, so C2 holds; independent of the
+ * batch size):
+ *   - a step is one 32-column chunk of one band (64 rows: a tile row of the 64x256 resident form),
+ *     64 lane slots (the band's rows; slots past the matrix masked) x 32 columns. The steps in
+ *     order: band by band, in a band tile by tile, in a tile chunk by chunk, so step
+ *     s = (band * tiles_c + kt) * 8 + chunk of S = bands * tiles_c * 8 (a last tile narrower
+ *     than 256 keeps its 8 steps: their columns past K are skipped);
+ *   - G CTAs of Q = 8 units each; unit u of U = G Q owns the steps [floor(u S / U),
+ *     floor((u + 1) S / U)): stream-K over the global step order, units differ by one step at
+ *     most;
+ *   - a unit adds the steps of a band in step (column) order into its partial sums w_u; a band
+ *     wholly inside one unit is written to y from them; every other band is summed in a fixed
+ *     order, first over the CTA's units, then over the CTAs that hold some of it:
+ *         y[n][r] = sum over CTAs c = c_lo..c_hi of ( sum over units u of c of w_u[n][r] ),
+ *     each sum left to right (units and CTAs without steps of the band skipped).
+ * The accumulation order of an output is therefore fixed by (rows, cols, G); every pipeline of
+ * the family shares it. docs/CONFORMANCE.md (section 4.3, the GEMV family) states it in full. */
 #ifndef UW_GEMV_CUH
 #define UW_GEMV_CUH
 
@@ -23,122 +27,84 @@
 
 UW_GPU_NS_BEGIN
 
-#define UW_GV_SLOTS 64      /* lane slots per step */
+#define UW_GV_SLOTS 64      /* lane slots per step: the rows of a band */
 #define UW_GV_CHUNK 32      /* columns per step */
 #define UW_GV_TILE 256      /* tile columns of the resident form the family reads */
+#define UW_GV_TSTEPS 8      /* steps per tile */
+#define UW_GV_UNITS 8       /* units per CTA */
 #define UW_GV_NB_MAX 16     /* batch rows of the largest instance */
 #define UW_GV_LEN_SHIFT 27  /* GEMV table entry: bits consumed in bits 27-31 */
-#define UW_GV_PATCH_MAX 96 /* patch entries of one step (its 1 or 2 tiles' 32-column chunk) the kernel handles (uploads check) */
-#define UW_GV_STREAM_CAP 6656 /* bytes of a step's lanes' stream a group stages (3.25 bits/weight; uploads check) */
+#define UW_GV_STREAM_CAP 6656 /* bytes of a tile's stream a group stages (3.25 bits/weight; uploads check) */
+#define UW_GV_PATCH_MAX 64  /* patch entries of one step the kernel takes (uploads check) */
 
 /* ---------------------------------------------------------------- decomposition ----------- */
 
-struct uw_gv_cta {
-    uint32_t r0, r1;      /* rows of the CTA */
-    uint32_t nsets;       /* row sets */
-    uint32_t steps;       /* steps of all its sets */
-};
 UW_HD uint32_t uw_gv_div_up(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
-/* the row sets of rows [r0, r1): a 64-row set is a whole tile row; elsewhere 32-row sets, of
- * which only the rows inside [r0, r1) and the tile are valid (fewer than 32 at the matrix's end) */
-struct uw_gv_set {
-    uint32_t row0;        /* first row (a multiple of 32) */
-    uint32_t nrows;       /* 64 or 32: slots per tile = nrows, tiles per step = 64 / nrows */
-    uint32_t valid;       /* rows row0 .. row0 + valid - 1 are the set's */
-    uint32_t first_step;  /* index of its first step in the CTA */
+/* the step order of a rows x cols weight over G CTAs */
+struct uw_gv_grid {
+    uint32_t rows, cols, tiles_c, bands;
+    uint32_t nbs;   /* steps per band */
+    uint32_t S, G, U;
 };
-UW_HD uint32_t uw_gv_set_steps(uint32_t nrows, uint32_t cols) {
-    const uint32_t tiles = uw_gv_div_up(cols, UW_GV_TILE);
-    return (nrows == 64 ? tiles : (tiles + 1) / 2) * (UW_GV_TILE / UW_GV_CHUNK);
+UW_HD uw_gv_grid uw_gv_grid_of(uint32_t rows, uint32_t cols, uint32_t G) {
+    uw_gv_grid g;
+    g.rows = rows;
+    g.cols = cols;
+    g.tiles_c = uw_gv_div_up(cols, UW_GV_TILE);
+    g.bands = uw_gv_div_up(rows, UW_GV_SLOTS);
+    g.nbs = g.tiles_c * UW_GV_TSTEPS;
+    g.S = g.bands * g.nbs;
+    g.G = G;
+    g.U = G * UW_GV_UNITS;
+    return g;
 }
-/* log2 of a set's rows (64 or 32): slots are (tile << shift) | row */
-UW_HD uint32_t uw_gv_shift(uint32_t nrows) { return nrows == 64 ? 6 : 5; }
-/* the set starting at row r of a CTA ending at r1 */
-UW_HD uw_gv_set uw_gv_set_from(uint32_t r, uint32_t r1) {
-    uw_gv_set s;
-    s.row0 = r;
-    s.nrows = (r % 64 == 0 && r + 64 <= r1) ? 64 : 32;
-    s.valid = s.nrows == 64 ? 64 : uw_minu(uw_minu(32, 64 - r % 64), r1 - r);
-    s.first_step = 0;
-    return s;
-}
-/* the CTA's set that holds step `step` (sets in row order) */
-UW_HD uw_gv_set uw_gv_set_of_step(uint32_t r0, uint32_t r1, uint32_t cols, uint32_t step) {
-    uint32_t first = 0;
-    for (uint32_t r = r0;;) {
-        uw_gv_set s = uw_gv_set_from(r, r1);
-        const uint32_t n = uw_gv_set_steps(s.nrows, cols);
-        if (step < first + n || r + s.valid >= r1) {
-            s.first_step = first;
-            return s;
-        }
-        first += n;
-        r += s.valid;
-    }
-}
-/* CTA c of G: its rows [r0, r1) (r1 clipped to the matrix) and how many steps its sets make */
-UW_HD uw_gv_cta uw_gv_cta_of(uint32_t rows, uint32_t cols, uint32_t c, uint32_t G) {
-    uw_gv_cta t;
-    const uint32_t g = uw_gv_div_up(rows, 32);
-    t.r0 = 32 * (uint32_t)(((uint64_t)c * g) / G);
-    t.r1 = uw_minu(rows, 32 * (uint32_t)(((uint64_t)(c + 1) * g) / G));
-    t.nsets = 0;
-    t.steps = 0;
-    for (uint32_t r = t.r0; r < t.r1;) {
-        uw_gv_set s = uw_gv_set_from(r, t.r1);
-        t.steps += uw_gv_set_steps(s.nrows, cols);
-        t.nsets++;
-        r += s.valid;
-    }
-    return t;
-}
-/* a walk over a CTA's steps: the set of the current step and the step's index in it */
-struct uw_gv_cursor {
-    uw_gv_set set;
-    uint32_t j, n, r1, cols; /* n: steps of the set */
-    __host__ __device__ __forceinline__ void start(uint32_t r0, uint32_t r1_, uint32_t cols_, uint32_t step) {
-        r1 = r1_;
-        cols = cols_;
-        set = uw_gv_set_of_step(r0, r1, cols, step);
-        j = step - set.first_step;
-        n = uw_gv_set_steps(set.nrows, cols);
-    }
-    __host__ __device__ __forceinline__ void next() {
-        if (++j == n) {
-            const uint32_t first = set.first_step + j;
-            set = uw_gv_set_from(set.row0 + set.valid, r1);
-            set.first_step = first;
-            j = 0;
-            n = uw_gv_set_steps(set.nrows, cols);
-        }
-    }
-};
+/* the first step of unit u (u = U: S) */
+UW_HD uint32_t uw_gv_unit_begin(const uw_gv_grid &g, uint32_t u) { return (uint32_t)(((uint64_t)u * g.S) / g.U); }
+/* the unit holding step s < S: the last one starting at or before s (a unit without steps holds none) */
+UW_HD uint32_t uw_gv_unit_of(const uw_gv_grid &g, uint32_t s) { return (uint32_t)(((uint64_t)(s + 1) * g.U - 1) / g.S); }
+/* rows of band b inside the matrix (1..64) */
+UW_HD uint32_t uw_gv_band_rows(const uw_gv_grid &g, uint32_t b) { return uw_minu(UW_GV_SLOTS, g.rows - UW_GV_SLOTS * b); }
+/* the slot (0: its first band; 1: its last) where unit u keeps its partial sums of band b */
+UW_HD uint32_t uw_gv_unit_slot(const uw_gv_grid &g, uint32_t u, uint32_t b) { return uw_gv_unit_begin(g, u) / g.nbs == b ? 0 : 1; }
+/* the same for CTA c, whose partial sums of a band it shares with other CTAs leave it */
+UW_HD uint32_t uw_gv_cta_slot(const uw_gv_grid &g, uint32_t c, uint32_t b) { return uw_gv_unit_slot(g, c * UW_GV_UNITS, b); }
 
-/* group q of Q's steps [b, e) of the CTA's */
-UW_HD void uw_gv_group_range(uint32_t steps, uint32_t q, uint32_t Q, uint32_t *b, uint32_t *e) {
-    *b = (uint32_t)(((uint64_t)q * steps) / Q);
-    *e = (uint32_t)(((uint64_t)(q + 1) * steps) / Q);
+/* A band that CTA c sums over its units: one crossing a unit boundary inside the CTA or one of
+ * its edges. Candidate k = 0..Q is the band around the start of unit cQ + k (k = Q: the CTA's
+ * end); 0 when that boundary is not inside a band the CTA holds (neighbouring candidates may
+ * name the same band). u0..u1: the CTA's units holding some of the band (those without steps
+ * among them hold none); cross: other CTAs hold some too. */
+struct uw_gv_fold {
+    uint32_t band, u0, u1, cross;
+};
+UW_HD int uw_gv_fold_at(const uw_gv_grid &g, uint32_t c, uint32_t k, uw_gv_fold *f) {
+    const uint32_t bc = uw_gv_unit_begin(g, c * UW_GV_UNITS), ec = uw_gv_unit_begin(g, (c + 1) * UW_GV_UNITS);
+    const uint32_t t = uw_gv_unit_begin(g, c * UW_GV_UNITS + k);
+    if (bc == ec || t == 0 || t >= g.S || t % g.nbs == 0) return 0;
+    const uint32_t b = t / g.nbs, b0 = b * g.nbs, b1 = b0 + g.nbs;
+    if (b1 <= bc || b0 >= ec) return 0;
+    f->band = b;
+    f->u0 = uw_gv_unit_of(g, b0 > bc ? b0 : bc);
+    f->u1 = uw_gv_unit_of(g, (b1 < ec ? b1 : ec) - 1);
+    f->cross = b0 < bc || b1 > ec;
+    return 1;
 }
-/* a step of a set: its first tile column (kt0; the step covers tiles kt0 .. kt0 + 64/nrows - 1)
- * and its chunk (0..7) */
-UW_HD void uw_gv_step_pos(const uw_gv_set &s, uint32_t j, uint32_t *kt0, uint32_t *chunk) {
-    *kt0 = (j / (UW_GV_TILE / UW_GV_CHUNK)) << (6 - uw_gv_shift(s.nrows)); /* 1 or 2 tiles per step */
-    *chunk = j % (UW_GV_TILE / UW_GV_CHUNK);
+/* the CTAs holding steps of band b: c0..c1 (those without steps among them hold none) */
+UW_HD void uw_gv_band_ctas(const uw_gv_grid &g, uint32_t b, uint32_t *c0, uint32_t *c1) {
+    *c0 = uw_gv_unit_of(g, b * g.nbs) / UW_GV_UNITS;
+    *c1 = uw_gv_unit_of(g, b * g.nbs + g.nbs - 1) / UW_GV_UNITS;
 }
-/* slot sl of a set's step: row (relative to the set) and tile (relative to kt0) */
-UW_HD void uw_gv_slot(const uw_gv_set &s, uint32_t sl, uint32_t *r, uint32_t *t) {
-    *r = sl & (s.nrows - 1);
-    *t = sl >> uw_gv_shift(s.nrows);
-}
+/* NVIDIA: the unit of its CTA that warp w runs; the warps of a scheduler (w, w + 4) run
+ * neighbouring units, whose steps add up to at most ceil(2 S / U) */
+UW_HD uint32_t uw_gv_unit_of_warp(uint32_t w) { return ((w & 3u) << 1) | (w >> 2); }
 
 /* the lane holding row r of a tile of tr rows and 64 lanes (FORMAT.md: lane j covers rows
  * [j tr / 64, (j + 1) tr / 64), so in a tile of fewer than 64 rows most lanes are empty) */
 UW_HD uint32_t uw_gv_lane_of_row(uint32_t r, uint32_t tr) { return ((r + 1) * UW_GV_SLOTS - 1) / tr; }
 
-/* Staging a step's stream: for each of its tiles, the lanes of the set's rows are one contiguous
- * bit range [b0, b1) of the tile (whose bytes start at stream byte tb); it is copied as the
- * 16-byte-aligned bytes around it plus 8 bytes of look-ahead. Its size in the stage: */
+/* Staging a tile's stream: its 64 lanes are the tile's bytes [tb, te) from stream byte off_stream;
+ * they are copied as the 16-byte-aligned bytes around them plus 8 bytes of look-ahead. Its size: */
 UW_HD uint32_t uw_gv_seg_bytes(uint64_t off_stream, uint64_t tb, uint64_t b0, uint64_t b1) {
     const uint64_t g0 = (off_stream + tb + b0 / 8) & ~(uint64_t)15;
     const uint64_t g1 = (off_stream + tb + (b1 + 7) / 8 + 8 + 15) & ~(uint64_t)15;
@@ -224,10 +190,12 @@ struct uw_gv_lane {
     __host__ __device__ __forceinline__ uint32_t code(uw_gv_sp tab, uint32_t mask) {
         uint32_t e;
 #if defined(__CUDA_ARCH__)
+        (void)mask; /* (the table has every 12-bit index: the code's bits are the window's low 12, times 4) */
         asm volatile("{\n.reg .pred p;\n.reg .b32 t;\n"
                      "shf.r.wrap.b32 t, %1, %2, %3;\n"
-                     "and.b32 t, t, %6;\n"
-                     "mad.lo.u32 t, t, 4, %5;\n"
+                     "shl.b32 t, t, 20;\n"
+                     "shr.u32 t, t, 18;\n"
+                     "add.u32 t, t, %5;\n"
                      "ld.shared.u32 %0, [t];\n"
                      "shr.u32 t, %0, 27;\n"
                      "add.u32 %3, %3, t;\n"
@@ -237,7 +205,7 @@ struct uw_gv_lane {
                      "@p add.u32 %4, %4, 4;\n"
                      "@p sub.u32 %3, %3, 32;\n}"
                      : "=r"(e), "+r"(w0), "+r"(w1), "+r"(pos), "+r"(next)
-                     : "r"(tab), "r"(mask));
+                     : "r"(tab));
 #else
         e = uw_gv_ld32(tab + 4u * (uw_gv_funnel(w0, w1, pos) & mask));
         pos += e >> UW_GV_LEN_SHIFT;
@@ -262,12 +230,23 @@ struct uw_gv_lane {
 
 /* ---------------------------------------------------------------- join -------------------- */
 
+/* (a & m) | (c & ~m), m = 0x80808080 in every byte: one lop3 (the compiler splits the two masks) */
+UW_HD uint32_t uw_gv_sel80(uint32_t a, uint32_t c) {
+#if defined(__CUDA_ARCH__)
+    uint32_t r;
+    asm("lop3.b32 %0, %1, 0x80808080, %2, 0xE2;" : "=r"(r) : "r"(a), "r"(c));
+    return r;
+#else
+    return (a & 0x80808080u) | (c & 0x7F7F7F7Fu);
+#endif
+}
 /* Four BF16 (two words, element order) from four exponents and four plane bytes (FORMAT.md
  * section 2: v = (P & 0x80) << 8 | E << 7 | (P & 0x7F)): per byte, the high half is the sign and
- * E >> 1, the low half E's last bit and the mantissa; then interleave. 6 instructions. */
+ * E >> 1, the low half E's last bit and the mantissa; then interleave. 6 instructions (a shift,
+ * a multiply, two lop3, two prmt). */
 UW_HD void uw_gv_join4(uint32_t E4, uint32_t P4, uint32_t *o01, uint32_t *o23) {
-    const uint32_t hi = (P4 & 0x80808080u) | ((E4 >> 1) & 0x7F7F7F7Fu);
-    const uint32_t lo = (P4 & 0x7F7F7F7Fu) | ((E4 << 7) & 0x80808080u);
+    const uint32_t hi = uw_gv_sel80(P4, E4 >> 1);
+    const uint32_t lo = uw_gv_sel80(E4 << 7, P4);
     *o01 = uw_gv_prmt(lo, hi, 0x5140);
     *o23 = uw_gv_prmt(lo, hi, 0x7362);
 }
@@ -288,26 +267,31 @@ UW_HD uw_gv_paltab uw_gv_paltab_of(const uint8_t palette[16]) {
     }
     return t;
 }
-/* four BF16 from four nibbles (the low 16 bits of n, element k in bits 4k..4k+3) and plane bytes */
+/* four BF16 from four nibbles (the low 16 bits of n, element k in bits 4k..4k+3; prmt reads no
+ * other bits) and plane bytes */
 UW_HD void uw_gv_pal4(const uw_gv_paltab &t, uint32_t n, uint32_t P4, uint32_t *o01, uint32_t *o23) {
     const uint32_t n2 = n ^ 0x8888u;
     const uint32_t h = uw_gv_prmt(t.ht[0], t.ht[1], n) | uw_gv_prmt(t.ht[2], t.ht[3], n2);
     const uint32_t l = uw_gv_prmt(t.lt[0], t.lt[1], n) | uw_gv_prmt(t.lt[2], t.lt[3], n2);
-    const uint32_t hi = (P4 & 0x80808080u) | h;
-    const uint32_t lo = (P4 & 0x7F7F7F7Fu) | ((l << 1) & 0x80808080u);
+    const uint32_t hi = uw_gv_sel80(P4, h);
+    const uint32_t lo = uw_gv_sel80(l << 1, P4);
     *o01 = uw_gv_prmt(lo, hi, 0x5140);
     *o23 = uw_gv_prmt(lo, hi, 0x7362);
 }
 
 /* ---------------------------------------------------------------- patch list -------------- */
 
-/* The exponents the stream does not carry (Huffman escapes; palette IR exceptions), in the order
- * the kernel meets them: per (tile, chunk of 32 columns) an index into entries of
- * row << 16 | column << 8 | exponent (row and column within the tile). Built on upload from the
- * validated tensor (cuda_weights.cu). */
-UW_HD uint32_t uw_gv_patch_row(uint32_t x) { return x >> 16; }
-UW_HD uint32_t uw_gv_patch_col(uint32_t x) { return (x >> 8) & 0xFFu; }
+/* The exponents the stream does not carry (Huffman escapes; palette IR exceptions), step by step:
+ * an index per step (the global step order: S + 1 entries) into entries
+ * (row << 5 | column) << 8 | exponent, row 0..63 within the band and column 0..31 within the
+ * step's chunk; at most UW_GV_PATCH_MAX per step. Built on upload from the validated tensor
+ * (cuda_gemv_upload.cu). */
+UW_HD uint32_t uw_gv_patch_entry(uint32_t row, uint32_t col, uint32_t e) { return (row << 5 | col) << 8 | e; }
+UW_HD uint32_t uw_gv_patch_row(uint32_t x) { return x >> 13; }
+UW_HD uint32_t uw_gv_patch_col(uint32_t x) { return (x >> 8) & 31u; }
 UW_HD uint32_t uw_gv_patch_exp(uint32_t x) { return x & 0xFFu; }
+/* a joined BF16 with its exponent replaced */
+UW_HD uint16_t uw_gv_patch_bf16(uint16_t v, uint32_t x) { return (uint16_t)((v & 0x807Fu) | (uw_gv_patch_exp(x) << 7)); }
 
 UW_GPU_NS_END
 #endif

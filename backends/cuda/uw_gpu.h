@@ -97,6 +97,7 @@ typedef hipDeviceProp_t uw_gpu_props;
 #define uw_gpu_event_record hipEventRecord
 #define uw_gpu_event_sync hipEventSynchronize
 #define uw_gpu_event_elapsed hipEventElapsedTime
+#define uw_gpu_stream_wait_event(s, e) hipStreamWaitEvent((s), (e), 0)
 #define uw_gpu_free_async hipFreeAsync
 /* dynamic LDS needs no opt-in on AMD: up to the per-work-group limit it just works (the callers
  * check uw_gpu_smem_optin first) */
@@ -198,6 +199,10 @@ static __device__ __forceinline__ void uw_gpu_cp_async16(void *smem, const void 
     }
     *(uint4 *)smem = v;
 }
+/* 4-byte copy (src_bytes 0: zero) */
+static __device__ __forceinline__ void uw_gpu_cp_async4(void *smem, const void *gmem, uint32_t src_bytes) {
+    *(uint32_t *)smem = src_bytes ? *(const uint32_t *)gmem : 0u;
+}
 static __device__ __forceinline__ void uw_gpu_cp_async_commit(void) {}
 template <int N> static __device__ __forceinline__ void uw_gpu_cp_async_wait(void) {}
 #else
@@ -254,6 +259,7 @@ typedef cudaMemPool_t uw_gpu_mempool;
 #define uw_gpu_event_record cudaEventRecord
 #define uw_gpu_event_sync cudaEventSynchronize
 #define uw_gpu_event_elapsed cudaEventElapsedTime
+#define uw_gpu_stream_wait_event(s, e) cudaStreamWaitEvent((s), (e), 0)
 #define uw_gpu_func_set_max_smem(f, bytes) \
     cudaFuncSetAttribute((const void *)(f), cudaFuncAttributeMaxDynamicSharedMemorySize, (int)(bytes))
 #define uw_gpu_mempool_create cudaMemPoolCreate
@@ -386,6 +392,10 @@ static __device__ __forceinline__ uint32_t uw_gpu_smem_addr(const void *p) {
 static __device__ __forceinline__ void uw_gpu_cp_async16(void *smem, const void *gmem, uint32_t src_bytes) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(uw_gpu_smem_addr(smem)), "l"(gmem), "r"(src_bytes)
                  : "memory");
+}
+/* 4-byte asynchronous global -> shared copy; src_bytes 0 writes zero */
+static __device__ __forceinline__ void uw_gpu_cp_async4(void *smem, const void *gmem, uint32_t src_bytes) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" ::"r"(uw_gpu_smem_addr(smem)), "l"(gmem), "r"(src_bytes) : "memory");
 }
 static __device__ __forceinline__ void uw_gpu_cp_async_commit(void) { asm volatile("cp.async.commit_group;" ::: "memory"); }
 template <int N> static __device__ __forceinline__ void uw_gpu_cp_async_wait(void) {

@@ -45,9 +45,11 @@ typedef struct uw_kparams {
     uint32_t nregular;
     uint8_t palette[16];
     uint32_t paltab[8];           /* the palette as the GEMV kernel's prmt tables (uw_gv_paltab_of) */
-    /* the GEMV family's patch list of the form read (uw_gemv.cuh): per (tile, 32-column chunk) an
-     * index into entries of the exponents the stream does not carry */
-    const uint32_t *patch_idx, *patch;
+    /* the GEMV family's patch list of the form read (uw_gemv.cuh): per step an index into entries
+     * of the exponents the stream does not carry; Huffman: per unit of the GEMV grid the bit of
+     * each row's lane at the unit's first step (within its tile) */
+    const uint32_t *patch_idx, *patch, *gv_starts;
+    const uint4 *gv_tiles;        /* Huffman, GEMV: per tile its stream's 16-byte-aligned bytes (offset, size) and first bit */
     /* exponent plane (pipeline 2 scratch) and plain BF16 */
     const uint8_t *exps;
     const uint16_t *w16;

@@ -34,6 +34,7 @@
     X(hipStreamCreateWithFlags, hipError_t, (hipStream_t *, unsigned int))                                  \
     X(hipStreamDestroy, hipError_t, (hipStream_t))                                                          \
     X(hipStreamSynchronize, hipError_t, (hipStream_t))                                                      \
+    X(hipStreamWaitEvent, hipError_t, (hipStream_t, hipEvent_t, unsigned int))                              \
     X(hipEventCreate, hipError_t, (hipEvent_t *))                                                           \
     X(hipEventDestroy, hipError_t, (hipEvent_t))                                                            \
     X(hipEventRecord, hipError_t, (hipEvent_t, hipStream_t))                                                \
@@ -98,6 +99,7 @@ const char *uw_hip_rt_load(void);
 #define hipStreamCreateWithFlags (uw_hip_rt.fn_hipStreamCreateWithFlags)
 #define hipStreamDestroy (uw_hip_rt.fn_hipStreamDestroy)
 #define hipStreamSynchronize (uw_hip_rt.fn_hipStreamSynchronize)
+#define hipStreamWaitEvent (uw_hip_rt.fn_hipStreamWaitEvent)
 #define hipEventCreate (uw_hip_rt.fn_hipEventCreate)
 #define hipEventDestroy (uw_hip_rt.fn_hipEventDestroy)
 #define hipEventRecord (uw_hip_rt.fn_hipEventRecord)

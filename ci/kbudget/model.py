@@ -208,14 +208,20 @@ def table(budget, design, devices=("H100", "H200", "MI300X"), shapes=None):
 
 # ---------------------------------------------------------------- the redesign (design 1) ----
 # The GEMV family for batch <= GEMV_MAX_BATCH (backends/cuda/uw_gemv.cu, docs/PERFORMANCE.md
-# section 5): a persistent grid of one CTA per SM, 8 warps, every warp decodes. CTA c owns rows
-# [32 floor(c g / G), 32 floor((c + 1) g / G)) of the g 32-row groups and all of K; its rows form
-# row sets (a whole 64-row tile row, else 32 rows, uw_gemv.cuh); a step is 64 lane slots (2 per
-# thread) x 32 columns: one tile of a 64-row set or two of a 32-row set. The CTA's steps are
-# split evenly over its 8 warps. The per-weight counts are the budgets of the "chunk" loop (one
-# step) of the "gemv <src> nb<8|16> sm_90a" instances.
+# section 5): a persistent grid of one CTA per SM, 8 warps, every warp decodes. A step is one
+# 32-column chunk of one 64-row band (2048 weights, 64 per thread); the steps of the matrix in
+# order (band, tile, chunk) are split over G x 8 units (stream-K), warp w of a CTA running unit
+# 2 (w % 4) + w / 4, so a scheduler's two warps run neighbouring units. The per-weight counts are
+# the budgets of the "chunk" loop (one step) of the "gemv <src> nb<8|16> sm_90a" instances.
 GEMV_MAX_BATCH = 16
-GEMV = dict(warps=8, ctas_per_sm=1, lanes=64, chunk=32, tile_cols=256, step_weights=64 * 32)
+GEMV = dict(warps=8, units=8, ctas_per_sm=1, lanes=64, chunk=32, tile_cols=256, step_weights=64 * 32)
+# The end of a launch (uw_gemv_end.cuh): the CTAs sum their units' slots in shared memory (~150
+# cycles: barriers, 8 dependent adds after the loads), then the last CTA holding a band it shares
+# reads the others' flags and published sums: two round trips to L2. L2_RT: a load that hits L2
+# under light load (Jia et al. 2018 measure ~190 cycles on Volta, Luo et al. 2024 ~260 on Hopper;
+# 300 taken), a lead until measured.
+L2_RT = 300
+END_FOLD = 150
 # the design estimate written before the kernels existed (section 7 keeps its predictions)
 GEMV_ESTIMATE = {
     "huff": dict(ipw=7.4, alu=5.3, fma=1.2, warp_cycles=15.0),
@@ -234,23 +240,19 @@ def gemv_loop(budget, src, nb):
     return loop(budget, name, "chunk")
 
 
-def gemv_steps(rows, cols, G):
-    """steps of every CTA (uw_gv_cta_of) and where each warp's range starts in its tile pair
-    (uw_gv_group_range; a Huffman warp first decodes the pair's chunks before its start)"""
-    g = math.ceil(rows / 32)
-    tiles = math.ceil(cols / 256)
-    out = []
-    for c in range(G):
-        r0, r1 = 32 * (c * g // G), min(rows, 32 * ((c + 1) * g // G))
-        sets, r = [], r0
-        while r < r1:
-            nrows = 64 if r % 64 == 0 and r + 64 <= r1 else 32
-            sets.append(math.ceil(tiles / (64 // nrows)) * 8)
-            r += min(nrows, 64 - r % 64, r1 - r)
-        steps = sum(sets)
-        ranges = [(q * steps // GEMV["warps"], (q + 1) * steps // GEMV["warps"]) for q in range(GEMV["warps"])]
-        out.append((steps, [(e - b, b % 8) for b, e in ranges]))
-    return out
+def gemv_units(rows, cols, G):
+    """steps of each unit (uw_gv_unit_begin) and S"""
+    S = math.ceil(rows / 64) * math.ceil(cols / 256) * 8
+    U = G * GEMV["units"]
+    return [((u + 1) * S) // U - (u * S) // U for u in range(U)], S
+
+
+def gemv_shared_bands(rows, cols, G):
+    """whether some band is held by more than one CTA (the end's sums over CTAs run)"""
+    us, S = gemv_units(rows, cols, G)
+    nbs = math.ceil(cols / 256) * 8
+    begins = [(c * GEMV["units"] * S) // (G * GEMV["units"]) for c in range(G)]
+    return any(0 < b < S and b % nbs for b in begins)
 
 
 def gemv_kernel(budget, dev, rows, cols, b, src, wbytes):
@@ -260,23 +262,17 @@ def gemv_kernel(budget, dev, rows, cols, b, src, wbytes):
     G = dev["sms"] * GEMV["ctas_per_sm"]
     per_sched = GEMV["warps"] * GEMV["ctas_per_sm"] / 4.0
     rate = smsp_rate(lp, per_sched)  # weights per cycle per scheduler, its warps interleaved
-    # the decode share of a Huffman step: its instructions over the exponent-plane instance's
-    # (the same step with the exponents loaded instead of decoded)
-    share = 0.0
-    if src == "huff":
-        ex = gemv_loop(budget, "exp", nb)
-        share = max(0.0, 1.0 - ex["ipw"] / lp["ipw"])
-    # the busiest scheduler: its 2 warps' steps (+ a Huffman warp's decode before its first step)
-    worst = 0.0
-    for steps, warps in gemv_steps(rows, cols, G):
-        w = [n + share * pre for n, pre in warps]
-        for s in range(4):
-            worst = max(worst, sum(w[s::4]))
+    # the busiest scheduler: its two warps run units 2k, 2k + 1 of a CTA (a Huffman unit starts
+    # its lanes where its first step is, from the upload's table: no decode before it)
+    us, S = gemv_units(rows, cols, G)
+    worst = max(us[2 * k] + us[2 * k + 1] for k in range(len(us) // 2))
     t_work = worst * GEMV["step_weights"] / rate / dev["clk"]
-    # the tail: the last step of a warp, alone on its scheduler once its data arrived
+    # the tail: the last step of a warp, alone on its scheduler once its data arrived; then the end
     t_tail = GEMV["step_weights"] / 32.0 * lp["warp_cycles"] / dev["clk"]
-    bytes_ = wbytes * N + 2.0 * b * cols + 4.0 * b * rows
-    return max(mem_time(dev, bytes_), t_work) + t_tail + dev["launch"]
+    t_end = (END_FOLD + (2 * L2_RT if gemv_shared_bands(rows, cols, G) else 0)) / dev["clk"]
+    # W, x, y; Huffman: the lane starts of the units (64 words each)
+    bytes_ = wbytes * N + 2.0 * b * cols + 4.0 * b * rows + (256.0 * len(us) if src == "huff" else 0)
+    return max(mem_time(dev, bytes_), t_work) + t_tail + t_end + dev["launch"]
 
 
 def design1(budget, dev, pipeline, rows, cols, b):
