@@ -7,19 +7,6 @@
 
 #include "test_util.h"
 
-static uint8_t *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) { free(b); b = NULL; }
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
-
 /* plain safetensors with one [64,64] BF16 weight, a [64] BF16 norm and a [4] F32 tensor */
 static int write_plain(const char *sample, const char *out) {
     uw_file *f;
@@ -78,7 +65,7 @@ int main(int argc, char **argv) {
     CHECK_OK(uw_compress_file(plain, comp, &co), "compress");
     CHECK_OK(uw_verify_file(comp, 1, NULL), "the undamaged file verifies");
     size_t pn, cn;
-    uint8_t *pb = read_all(plain, &pn), *cb = read_all(comp, &cn);
+    uint8_t *pb = t_read_all(plain, &pn), *cb = t_read_all(comp, &cn);
     if (!pb || !cb || t_failures) T_DONE();
     uint64_t hl;
     memcpy(&hl, cb, 8);
@@ -113,7 +100,7 @@ int main(int argc, char **argv) {
                 size_t dn = 0;
                 uint8_t *db = NULL;
                 unlink(dec);
-                if (uw_decompress_file(comp, dec, 1, NULL, NULL) == UW_OK) db = read_all(dec, &dn);
+                if (uw_decompress_file(comp, dec, 1, NULL, NULL) == UW_OK) db = t_read_all(dec, &dn);
                 if (db && dn == pn && !memcmp(db, pb, pn)) harmless++;
                 else if (wrong++ < 10) fprintf(stderr, "header bit %zu (byte %zu '%c'): accepted, decompressed file differs\n", bit, bit / 8,
                                                cb[bit / 8] >= 32 && cb[bit / 8] < 127 ? cb[bit / 8] : '?');

@@ -13,13 +13,7 @@ int main(int argc, char **argv) {
     if (argc != 2) return 2;
     const char *backend = argv[1];
     uw_device *d;
-    uw_status s = uw_device_open(backend, NULL, &d);
-    if (s == UW_ERR_NO_DEVICE) {
-        printf("%s: no device: NOT run\n", backend);
-        return 77;
-    }
-    CHECK_OK(s, "open %s", backend);
-    if (s) T_DONE();
+    T_OPEN_DEVICE_OR_SKIP(backend, &d);
     CHECK(!strcmp(uw_device_backend(d), backend) && *uw_device_driver(d), "the device names its backend and driver");
     const uint64_t rows = 70, cols = 150, B = 3;
     uint16_t *w = malloc(rows * cols * 2), *x = malloc(B * cols * 2);

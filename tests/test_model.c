@@ -19,20 +19,6 @@ static const char *at(const char *rel) { /* WORKDIR/rel, valid for the next 7 ca
     return buf[k];
 }
 
-static uint8_t *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    *n = 0;
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
-    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) { free(b); b = NULL; }
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
-
 static void write_all(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(p, 1, n, f) != n) abort();
@@ -41,7 +27,7 @@ static void write_all(const char *path, const void *p, size_t n) {
 
 static int same_bytes(const char *a, const char *b) {
     size_t na, nb;
-    uint8_t *x = read_all(a, &na), *y = read_all(b, &nb);
+    uint8_t *x = t_read_all(a, &na), *y = t_read_all(b, &nb);
     int same = x && y && na == nb && !memcmp(x, y, na);
     free(x);
     free(y);
@@ -200,7 +186,7 @@ static void damage_blob(const char *path) {
     uint64_t off = (uint64_t)(big - lo) + bigsz / 2; /* within the data section */
     uw_file_close(f);
     size_t n;
-    uint8_t *b = read_all(path, &n);
+    uint8_t *b = t_read_all(path, &n);
     uint64_t hl;
     memcpy(&hl, b, 8);
     b[8 + hl + off] ^= 0x10;
@@ -234,7 +220,7 @@ static void test_error_in_second_shard(void) {
     CHECK(strstr(uw_last_error(), at("c/" S2)) != NULL, "the error names shard 2: %s", uw_last_error());
     CHECK(dir_entries(at("out")) == 1, "no shard, index or temporary is left (%d entries)", dir_entries(at("out")));
     size_t n;
-    uint8_t *old = read_all(at("out/" S1), &n);
+    uint8_t *old = t_read_all(at("out/" S1), &n);
     CHECK(old && n == 3 && !memcmp(old, "old", 3), "an existing output keeps its content after a failure");
     free(old);
 

@@ -125,13 +125,7 @@ static void entry(FILE *f, const char *driver, int wi, int bucket, uw_pipeline p
 int main(int argc, char **argv) {
     if (argc != 3) return 2;
     const char *backend = argv[1];
-    uw_status s = uw_device_open(backend, NULL, &dev);
-    if (s == UW_ERR_NO_DEVICE) {
-        printf("%s: no device: NOT run\n", backend);
-        return 77;
-    }
-    CHECK_OK(s, "open %s", backend);
-    if (s) T_DONE();
+    T_OPEN_DEVICE_OR_SKIP(backend, &dev);
     for (int wi = 0; wi < NW; wi++) {
         uint64_t rows = shapes[wi][0], cols = shapes[wi][1];
         orig[wi] = malloc(rows * cols * 2);

@@ -14,13 +14,7 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/tuner_%s.tsv", argv[2], backend);
     unlink(path);
     uw_device *d;
-    uw_status s = uw_device_open(backend, NULL, &d);
-    if (s == UW_ERR_NO_DEVICE) {
-        printf("%s: no device: NOT run\n", backend);
-        return 77;
-    }
-    CHECK_OK(s, "open %s", backend);
-    if (s) T_DONE();
+    T_OPEN_DEVICE_OR_SKIP(backend, &d);
     const uint64_t rows = 96, cols = 200, B = 5;
     uint16_t *w = malloc(rows * cols * 2), *x = malloc(B * cols * 2);
     t_fill("gauss", w, rows * cols, cols);

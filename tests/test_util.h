@@ -92,4 +92,35 @@ static inline uint64_t t_hash_fnv(const void *p, size_t n) {
         return 0;                                                                               \
     } while (0)
 
+/* A whole file into a fresh buffer (free() it); NULL if it cannot be read. */
+static inline uint8_t *t_read_all(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    *n = 0;
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = (uint8_t *)malloc(sz > 0 ? (size_t)sz : 1);
+    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *n = (size_t)sz;
+    return b;
+}
+
+/* Open a backend's device, or end the test as CTest's "skipped" (77) when the backend finds no
+ * device here; any other failure is a failed check (and T_DONE ends the test). */
+#define T_OPEN_DEVICE_OR_SKIP(backend, dptr)                                                    \
+    do {                                                                                        \
+        uw_status s_ = uw_device_open((backend), NULL, (dptr));                                 \
+        if (s_ == UW_ERR_NO_DEVICE) {                                                           \
+            printf("%s: no device: NOT run\n", (backend));                                      \
+            return 77;                                                                          \
+        }                                                                                       \
+        CHECK_OK(s_, "open %s", (backend));                                                     \
+        if (s_) T_DONE();                                                                       \
+    } while (0)
+
 #endif
