@@ -227,7 +227,7 @@ def bench_model(name, path, a, tmp):
     for tag, extra in (("huffman", []), ("palette", ["--codec", "palette"]),
                        ("mlp", ["--select", "mlp"])):
         out = os.path.join(tmp, f"{tag}.safetensors")
-        run([uw, "compress", path, out, "--threads", a.threads] + extra)
+        run([uw, "compress", path, out, "--force", "--threads", a.threads] + extra)
         files[tag] = json.loads(run([uw, "info", out, "--json"]))
         if tag != "huffman":
             os.unlink(out)
@@ -275,7 +275,7 @@ def bench_model(name, path, a, tmp):
     spath = os.path.join(tmp, "zstd19-sample.safetensors")
     write_safetensors(spath, sample_tensors)
     suw = os.path.join(tmp, "zstd19-sample.uw.safetensors")
-    run([uw, "compress", spath, suw, "--threads", a.threads])
+    run([uw, "compress", spath, suw, "--force", "--threads", a.threads])
     sinfo = {t["name"]: t for t in json.loads(run([uw, "info", suw, "--json"]))["tensors"]}
     os.unlink(suw)
     os.unlink(spath)

@@ -43,7 +43,7 @@ fail=0
 rows=()
 for codec in huffman palette; do
   c="$TMP/m.$codec.safetensors"; d="$TMP/m.$codec.out"
-  /usr/bin/time -v "$UW" compress "$MODEL" "$c" --codec "$codec" >"$TMP/c.log" 2>"$TMP/c.time" \
+  /usr/bin/time -v "$UW" compress --force "$MODEL" "$c" --codec "$codec" >"$TMP/c.log" 2>"$TMP/c.time" \
     || { echo "e2e: $codec: compress FAILED"; cat "$TMP/c.log" "$TMP/c.time" >&2; fail=1; continue; }
   csize=$(stat -c %s "$c")
   if "$UW" verify "$c" >"$TMP/v.log" 2>&1; then vres=$(tail -n 1 "$TMP/v.log"); vok=true

@@ -29,9 +29,9 @@ cpu_works_without_hip() {
     if [ "$opencl_hidden" = 1 ]; then
         grep -qE "^opencl +unavailable \(.*not loaded" <<<"$out" || fail "opencl is not listed unavailable with the reason"
     fi
-    "$b/unweight" compress "$sample" "$work/c.safetensors" --threads 2 >/dev/null || fail "compress on cpu failed"
+    "$b/unweight" compress --force "$sample" "$work/c.safetensors" --threads 2 >/dev/null || fail "compress on cpu failed"
     "$b/unweight" verify "$work/c.safetensors" --threads 2 >/dev/null || fail "verify on cpu failed"
-    "$b/unweight" decompress "$work/c.safetensors" "$work/d.safetensors" --threads 2 >/dev/null || fail "decompress failed"
+    "$b/unweight" decompress --force "$work/c.safetensors" "$work/d.safetensors" --threads 2 >/dev/null || fail "decompress failed"
     cmp -s "$sample" "$work/d.safetensors" || fail "the round trip is not byte-identical"
     "$b/unweight" bench "$work/c.safetensors" --backend cpu --repeat 1 --threads 2 --batch 1,4 >/dev/null ||
         fail "bench on cpu failed"

@@ -430,6 +430,13 @@ void uw_file_release(const uw_file *f, uint64_t off, uint64_t len) {
 /* ---- atomic output ---- */
 
 uw_status uw_atomic_begin(const char *path, int *fd, char **tmp) {
+    /* the temporary is renamed over the path at the end: a device or other special file there
+     * (/dev/null, a FIFO) would be replaced by a regular file, so only a regular file (or nothing)
+     * may be there */
+    struct stat st;
+    *tmp = NULL;
+    UW_RETURN_ERROR_IF(stat(path, &st) == 0 && !S_ISREG(st.st_mode), UW_ERR_INVALID_ARG,
+                       "%s: not a regular file (outputs are written to a temporary beside it and renamed over it)", path);
     size_t n = strlen(path) + 16;
     *tmp = malloc(n);
     if (!*tmp) return uw_error_set(UW_ERR_NOMEM, "out of memory");

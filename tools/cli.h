@@ -16,12 +16,14 @@ enum { EX_OK = 0, EX_USAGE = 1, EX_INPUT = 2, EX_IO = 3, EX_INTR = 130 };
 /* ---------------------------------------------------------------- options (unweight.c) ---- */
 
 /* the options a command accepts: a mask of these */
-enum { O_SELECT = 1, O_THREADS = 2, O_CODEC = 4, O_JSON = 8, O_REPEAT = 16, O_BACKEND = 32, O_CACHE = 64, O_BATCH = 128 };
+enum { O_SELECT = 1, O_THREADS = 2, O_CODEC = 4, O_JSON = 8, O_REPEAT = 16, O_BACKEND = 32, O_CACHE = 64, O_BATCH = 128,
+       O_FORCE = 256, O_QUIET = 512 };
 
 typedef struct uw_cli_opts {
     const char *pos[8];
     int npos;
     int select, threads, codec, json, repeat;
+    int force, quiet;     /* --force/-f: overwrite an existing OUT; --quiet/-q: no summary line */
     int threads_set;
     const char *backend;
     const char *cache;    /* --cache PATH (tune, bench) */
@@ -61,6 +63,8 @@ typedef struct uw_cli_bar {
 void uw_cli_bar_init(uw_cli_bar *b, const char *label);
 /* Draw done/total; returns nonzero once interrupted (the library then cancels). */
 int uw_cli_bar_update(uw_cli_bar *b, uint64_t done, uint64_t total);
+/* Whether stderr is a terminal (bars and summaries are drawn only there, as zstd does). */
+int uw_cli_stderr_is_tty(void);
 /* End the bar's line, if one is drawn. */
 void uw_cli_bar_close(void);
 

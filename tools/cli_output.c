@@ -92,6 +92,8 @@ void uw_cli_signals_install(void) {
     sigaction(SIGHUP, &sa, NULL);
 }
 
+int uw_cli_stderr_is_tty(void) { return isatty(STDERR_FILENO); }
+
 void uw_cli_bar_init(uw_cli_bar *p, const char *label) {
     g_tty = isatty(STDERR_FILENO);
     snprintf(p->label, sizeof p->label, "%s", label);

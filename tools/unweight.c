@@ -16,12 +16,14 @@ static const char usage_text[] =
     "\n"
     "commands:\n"
     "  compress IN.safetensors OUT.safetensors [--select all|mlp] [--threads N]\n"
-    "           [--codec huffman|palette]\n"
+    "           [--codec huffman|palette] [-f|--force] [-q|--quiet]\n"
     "      Compress the selected BF16 tensors (default: all 2-D+ BF16 tensors of 4096+\n"
     "      elements). IN may be a sharded model's NAME.safetensors.index.json; OUT must then\n"
     "      end with .index.json: each shard is compressed into OUT's directory under its own\n"
-    "      name and the index is copied unchanged.\n"
-    "  decompress IN OUT [--threads N]\n"
+    "      name and the index is copied unchanged. An existing OUT is replaced only with\n"
+    "      --force. On a terminal: a progress bar, then a one-line summary (sizes, time,\n"
+    "      speed) on stderr; --quiet: neither.\n"
+    "  decompress IN OUT [--threads N] [-f|--force] [-q|--quiet]\n"
     "      Reproduce the original file byte for byte (index.json: every shard).\n"
     "  verify FILE [--threads N]\n"
     "      Decode every compressed tensor and check its checksums (index.json: every shard).\n"
@@ -78,6 +80,8 @@ int uw_cli_parse_opts(int argc, char **argv, int first, const char *cmd, int all
             fputs(usage_text, stdout);
             return EX_OK;
         }
+        if (!strcmp(a, "-f")) a = "--force";
+        else if (!strcmp(a, "-q")) a = "--quiet";
         char name[32];
         const char *val = NULL;
         const char *eq = strchr(a, '=');
@@ -88,11 +92,14 @@ int uw_cli_parse_opts(int argc, char **argv, int first, const char *cmd, int all
         int bit = !strcmp(name, "--select") ? O_SELECT : !strcmp(name, "--threads") ? O_THREADS
                 : !strcmp(name, "--codec") ? O_CODEC : !strcmp(name, "--json") ? O_JSON
                 : !strcmp(name, "--repeat") ? O_REPEAT : !strcmp(name, "--backend") ? O_BACKEND
-                : !strcmp(name, "--cache") ? O_CACHE : !strcmp(name, "--batch") ? O_BATCH : 0;
+                : !strcmp(name, "--cache") ? O_CACHE : !strcmp(name, "--batch") ? O_BATCH
+                : !strcmp(name, "--force") ? O_FORCE : !strcmp(name, "--quiet") ? O_QUIET : 0;
         if (!bit || !(allowed & bit)) return uw_cli_usage_error("%s: unknown option '%s'", cmd, name);
-        if (bit == O_JSON) {
-            if (eq) return uw_cli_usage_error("%s: option --json takes no value", cmd);
-            o->json = 1;
+        if (bit == O_JSON || bit == O_FORCE || bit == O_QUIET) { /* flags */
+            if (eq) return uw_cli_usage_error("%s: option %s takes no value", cmd, name);
+            if (bit == O_JSON) o->json = 1;
+            else if (bit == O_FORCE) o->force = 1;
+            else o->quiet = 1;
             continue;
         }
         if (eq) val = eq + 1;

@@ -445,15 +445,45 @@ overwrite)
     expect_rc 1 "$BIN" decompress "$W/c.safetensors" "$W/c.safetensors"
     same_bytes "$W/c.orig" "$W/c.safetensors"
     ls "$W" | grep -q '\.tmp\.' && fail "temporary file left behind"
-    check "an existing output is replaced atomically by a successful compress"
+    check "an existing output is not overwritten without --force (exit 1, one line naming it, output unchanged)"
     echo old >"$W/out.safetensors"
-    expect_rc 0 "$BIN" compress "$SAMPLE" "$W/out.safetensors"
+    expect_rc 1 "$BIN" compress "$SAMPLE" "$W/out.safetensors"
+    one_error_line "$W/out.safetensors"
+    grep -q -- '--force' "$W/stderr" || fail "the message does not say how to overwrite: $(cat "$W/stderr")"
+    [ "$(cat "$W/out.safetensors")" = old ] || fail "existing output was modified without --force"
+    expect_rc 1 "$BIN" decompress "$W/c.safetensors" "$W/out.safetensors"
+    [ "$(cat "$W/out.safetensors")" = old ] || fail "existing output was modified by decompress without --force"
+    check "with --force (or -f) an existing output is replaced atomically by a successful compress/decompress"
+    expect_rc 0 "$BIN" compress "$SAMPLE" "$W/out.safetensors" --force
     expect_rc 0 "$BIN" verify "$W/out.safetensors"
-    check "a failed compress leaves an existing output untouched"
+    expect_rc 0 "$BIN" decompress -f "$W/out.safetensors" "$W/out.safetensors.d"
+    echo old >"$W/out.safetensors.d"
+    expect_rc 0 "$BIN" decompress -f "$W/out.safetensors" "$W/out.safetensors.d"
+    same_bytes "$SAMPLE" "$W/out.safetensors.d"
+    check "a failed compress --force leaves an existing output untouched"
     echo old >"$W/out2.safetensors"
     head -c 1000 "$SAMPLE" >"$W/trunc.safetensors"
-    expect_rc 2 "$BIN" compress "$W/trunc.safetensors" "$W/out2.safetensors"
+    expect_rc 2 "$BIN" compress "$W/trunc.safetensors" "$W/out2.safetensors" --force
     [ "$(cat "$W/out2.safetensors")" = old ] || fail "existing output was modified by a failed compress"
+    check "an output that is not a regular file (a FIFO) is refused even with --force, and stays what it was"
+    mkfifo "$W/fifo"
+    expect_rc 1 "$BIN" decompress --force "$W/c.safetensors" "$W/fifo"
+    one_error_line "not a regular file"
+    [ -p "$W/fifo" ] || fail "the FIFO was replaced"
+    ls "$W" | grep -q '\.tmp\.' && fail "temporary file left behind: $(ls "$W")"
+    check "on a terminal: a one-line summary on stderr (sizes, ratio, time); --quiet: nothing"
+    if command -v script >/dev/null; then
+        script -qec "'$BIN' compress --force '$SAMPLE' '$W/tty.safetensors' 2>'$W/tty.err'" "$W/typescript" >/dev/null
+        [ -s "$W/tty.safetensors" ] || fail "compress under script(1) wrote no output"
+        # stderr redirected to a file is not a terminal: nothing; through the pty it is one
+        [ -s "$W/tty.err" ] && fail "summary printed although stderr was a file: $(cat "$W/tty.err")"
+        script -qec "'$BIN' compress --force '$SAMPLE' '$W/tty.safetensors'" "$W/typescript" >"$W/tty.out"
+        grep -q "compress: .* -> .*: .* MB -> .* MB ([0-9.]*%), [0-9.]* s" "$W/tty.out" || fail "no summary line on a terminal: $(cat "$W/tty.out")"
+        script -qec "'$BIN' compress -q --force '$SAMPLE' '$W/tty.safetensors'" "$W/typescript" >"$W/tty.out"
+        [ -s "$W/tty.out" ] && fail "--quiet still printed: $(cat "$W/tty.out")"
+    else
+        fail "script(1) (util-linux/bsdutils) missing: the terminal summary cannot be checked"
+    fi
     ;;
 
 *)
