@@ -292,7 +292,7 @@ def bench_model(name, path, a, tmp):
     for rnd in range(a.repeat):
         loads.append(os.getloadavg()[0])
         log(f"{name}: round {rnd + 1}/{a.repeat} (load average {loads[-1]:.2f})")
-        bench = json.loads(run([uw, "bench", huf, "--json", "--repeat", 1,
+        bench = json.loads(run([uw, "bench", huf, "--backend", "cpu", "--json", "--repeat", 1,
                                 "--threads", a.threads]))
         cpu = next(b for b in bench["backends"] if b["name"] == "cpu")
         for t in cpu["tensors"]:

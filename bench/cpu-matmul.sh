@@ -36,7 +36,7 @@ else
   echo "[bench] EmbeddingGemma weights unavailable: real-weight rows left out" >&2
 fi
 mkdir -p "$ROOT/bench/results"
-OUT=$ROOT/bench/results/$(date +%F)-cpu-matmul
+OUT=${UW_BENCH_OUT:-$ROOT/bench/results/$(date +%F)-cpu-matmul} # UW_BENCH_OUT: another stem
 {
   echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores;" \
        "$(lscpu | grep -E '^L3' | tr -s ' ')"

@@ -51,6 +51,9 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--select", default="mlp", choices=["mlp", "all"])
+    ap.add_argument("--resident", default="huffman", choices=["huffman", "huffman+palette"],
+                    help="how the kept weights stay in memory (huffman+palette adds the 12-bit palette form: the fast batch-1 path on the CPU)")
+    ap.add_argument("--pipeline", default="auto", help="compress_model's pipeline (auto, palette-direct, fused-huffman)")
     ap.add_argument("--threads", type=int, default=0, help="torch and library threads (0 = all cores)")
     ap.add_argument("--json", help="write the figures here too")
     a = ap.parse_args()
@@ -98,7 +101,7 @@ def main():
     # 3. weights kept compressed in memory; the reference: the same layers on the plain-bf16 pipeline
     kept = loaded
     plain = copy.deepcopy(original)
-    report = ut.compress_model(kept, select=a.select, threads=a.threads)
+    report = ut.compress_model(kept, select=a.select, threads=a.threads, resident=a.resident, pipeline=a.pipeline)
     ut.compress_model(plain, select=a.select, pipeline="plain-bf16", threads=a.threads)
     print(report)
     first = next(m for m in kept.modules() if isinstance(m, ut.CompressedLinear))

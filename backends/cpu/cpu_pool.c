@@ -1,7 +1,12 @@
 /* cpu_pool.c - persistent worker threads of one CPU device: started at open, they spin briefly
  * after each job (back-to-back matmuls find them awake) and then sleep on a condition variable.
  * One job at a time; a caller that finds the pool busy runs its job alone (results do not depend
- * on the thread count), so several application threads may share a device. */
+ * on the thread count), so several application threads may share a device.
+ *
+ * A worker takes part in a job only if it joins before the caller has run out of tasks: the
+ * caller then closes the job and waits for the workers that joined, never for one still waking
+ * up (waking a sleeping thread costs ~0.2 ms on a VM, more than a small matmul: a model's layers
+ * called between other work would otherwise each pay it). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -12,7 +17,7 @@
 #include "cpu_mm.h"
 
 #define POOL_MAX 256
-#define SPIN_NS 200000 /* how long an idle worker polls before sleeping */
+#define SPIN_NS 30000 /* how long an idle worker polls before sleeping */
 
 struct uw_pool {
     int n; /* threads including the caller */
@@ -28,7 +33,10 @@ struct uw_pool {
     uint64_t ntasks;
     int jthreads;
     atomic_uint_fast64_t next;
-    atomic_int done; /* workers finished with this generation */
+    atomic_int done; /* workers that joined this generation and finished */
+    /* this generation's admission: bits 33.. the generation (low 31 bits), bit 32 closed, bits
+     * 0..31 the workers that joined */
+    atomic_uint_fast64_t ticket;
     atomic_int err;
     char msg[1024];
     pthread_mutex_t emu;
@@ -68,6 +76,19 @@ static void work(uw_pool *p, int id) {
     }
 }
 
+#define T_CLOSED ((uint64_t)1 << 32)
+static inline uint64_t ticket_open(uint64_t g) { return (g & 0x7FFFFFFFu) << 33; }
+
+/* Join generation g while it is open (the caller has not run out of tasks). Until the workers
+ * that joined are done the caller cannot start another job, so the job's fields (fn, ctx,
+ * ntasks, jthreads) may be read only after joining. */
+static int join(uw_pool *p, uint64_t g) {
+    uint64_t t = atomic_load(&p->ticket);
+    while ((t >> 33) == (g & 0x7FFFFFFFu) && !(t & T_CLOSED))
+        if (atomic_compare_exchange_weak(&p->ticket, &t, t + 1)) return 1;
+    return 0;
+}
+
 static void *worker(void *v) {
     worker_arg *a = v;
     uw_pool *p = a->p;
@@ -89,6 +110,7 @@ static void *worker(void *v) {
         }
         if (atomic_load(&p->stop)) return NULL;
         seen = g;
+        if (!join(p, g)) continue; /* the caller finished without us */
         if (id < p->jthreads) work(p, id);
         atomic_fetch_add(&p->done, 1);
     }
@@ -146,12 +168,16 @@ uw_status uw_pool_run(uw_pool *p, int threads, uint64_t n, uw_task_fn fn, void *
     atomic_store(&p->next, 0);
     atomic_store(&p->done, 0);
     atomic_store(&p->err, 0);
+    uint64_t g = atomic_load(&p->gen) + 1;
+    atomic_store(&p->ticket, ticket_open(g)); /* before the generation moves: workers join it */
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->gen, 1);
+    atomic_store(&p->gen, g);
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     work(p, 0);
-    for (unsigned k = 1; atomic_load(&p->done) < p->n - 1; k++) {
+    /* no task left to hand out: close the job to late workers, wait for those that joined */
+    int joined = (int)(atomic_fetch_or(&p->ticket, T_CLOSED) & 0xFFFFFFFFu);
+    for (unsigned k = 1; atomic_load(&p->done) < joined; k++) {
         cpu_relax();
         if (!(k & 1023)) sched_yield(); /* a descheduled worker: let it run */
     }
