@@ -51,7 +51,7 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--select", default="mlp", choices=["mlp", "all"])
-    ap.add_argument("--resident", default="huffman", choices=["huffman", "huffman+palette"],
+    ap.add_argument("--resident", default="huffman", choices=["huffman", "palette", "huffman+palette"],
                     help="how the kept weights stay in memory (huffman+palette adds the 12-bit palette form: the fast batch-1 path on the CPU)")
     ap.add_argument("--pipeline", default="auto", help="compress_model's pipeline (auto, palette-direct, fused-huffman)")
     ap.add_argument("--threads", type=int, default=0, help="torch and library threads (0 = all cores)")

@@ -136,7 +136,8 @@ def test_compress_model_outputs_bitwise_equal_to_plain_bf16_pipeline(model, plai
 
 @pytest.mark.parametrize("pipeline,resident", [
     ("fused-huffman", "huffman"), ("decode+gemm", "huffman"), ("palette-transcode", "huffman"),
-    ("palette-direct", "huffman+palette"), ("exp-predecode", "huffman")])
+    ("palette-direct", "huffman+palette"), ("palette-direct", "palette"), ("auto", "palette"),
+    ("exp-predecode", "huffman")])
 def test_every_pipeline_is_bitwise_equal_to_plain_bf16(model, plain, pipeline, resident):
     m, _ = compressed(model, select="mlp", pipeline=pipeline, resident=resident)
     x = torch.randn(3, 5, HIDDEN).to(torch.bfloat16)
@@ -321,3 +322,17 @@ def test_deepcopy_shares_the_resident_weights_and_pickling_is_refused(model, pla
         assert torch.equal(bits(twin(IDS)), bits(y)) and torch.equal(bits(y), bits(plain(IDS)))
     with pytest.raises(unweight.UsageError, match="state_dict"):
         torch.save(twin, io.BytesIO())
+
+
+def test_resident_forms_memory_and_round_trip(model):
+    """Each resident form counts what it keeps: the blob (~10.6 bits/weight), the palette IR (12
+    bits/weight), both, or BF16; the palette-only form still gives the weight back bit for bit."""
+    lin = model.get_submodule(MLP_NAMES[0])
+    n = lin.weight.numel()
+    got = {r: ut.CompressedLinear.from_linear(lin, resident=r, pipeline="palette-direct" if r == "palette" else "auto")
+           for r in ("huffman", "palette", "huffman+palette", "bf16")}
+    size = {r: m.resident_bytes for r, m in got.items()}
+    assert size["palette"] == (3 * n + 1) // 2
+    assert size["huffman"] < size["palette"] < size["bf16"] == 2 * n
+    assert size["huffman+palette"] == size["huffman"] + size["palette"]
+    assert torch.equal(bits(got["palette"].state_dict()["weight"]), bits(lin.weight.detach()))

@@ -153,7 +153,8 @@ class Weights(_Handle):
     encoded here, uploaded in the `resident` forms) or, with resident="bf16", plain BF16 (the
     baseline the plain-bf16 pipeline runs on)."""
 
-    FORMS = {"huffman": RESIDENT_HUFFMAN, "huffman+palette": RESIDENT_HUFFMAN | RESIDENT_PALETTE, "bf16": RESIDENT_BF16}
+    FORMS = {"huffman": RESIDENT_HUFFMAN, "palette": RESIDENT_PALETTE,
+             "huffman+palette": RESIDENT_HUFFMAN | RESIDENT_PALETTE, "bf16": RESIDENT_BF16}
 
     def __init__(self, device, address, rows, cols, resident="huffman", threads=0):
         if resident not in self.FORMS:
@@ -176,8 +177,10 @@ class Weights(_Handle):
             finally:
                 lib.uw_free(blob)
             self.blob_bytes = int(size.value)
-            # the backend keeps the blob as it is, plus the palette IR (12 bits/weight) if asked
-            self.resident_bytes = self.blob_bytes + (self._palette_bytes() if "palette" in resident else 0)
+            # the backend keeps the blob as it is if asked, and the palette IR (12 bits/weight; a
+            # backend's panel padding not counted) if asked
+            self.resident_bytes = ((self.blob_bytes if "huffman" in resident else 0)
+                                   + (self._palette_bytes() if "palette" in resident else 0))
         self._h = h
         self._free_fn = lib.uw_weights_free
         device._users += 1
