@@ -82,11 +82,14 @@ uw_status uw_tuner_choice(uw_tuner *t, uw_weights *w, uint64_t batch, uw_choice 
         }
         uw_tune_cache_warn(t, "ignoring tuning entry for %s: its pipeline or parameters are not available", d->name);
     }
-    /* the documented default: the smallest resident form's direct pipeline, parameters at their
-     * defaults (each one's first value) */
-    c->pipeline = (w->resident & UW_RESIDENT_HUFFMAN) ? UW_PIPELINE_FUSED_HUFFMAN
-                : (w->resident & UW_RESIDENT_PALETTE) ? UW_PIPELINE_PALETTE_DIRECT
-                                                      : UW_PIPELINE_PLAIN_BF16;
+    /* the documented default: the smallest resident form's direct pipeline (palette-direct
+     * first on a backend that says it is the faster, when both forms are there), parameters at
+     * their defaults (each one's first value) */
+    unsigned both = UW_RESIDENT_HUFFMAN | UW_RESIDENT_PALETTE;
+    c->pipeline = (w->resident & both) == both && d->be->default_palette ? UW_PIPELINE_PALETTE_DIRECT
+                : (w->resident & UW_RESIDENT_HUFFMAN)                    ? UW_PIPELINE_FUSED_HUFFMAN
+                : (w->resident & UW_RESIDENT_PALETTE)                    ? UW_PIPELINE_PALETTE_DIRECT
+                                                                         : UW_PIPELINE_PLAIN_BF16;
     c->nparams = d->nparams;
     for (int i = 0; i < d->nparams; i++) {
         snprintf(c->param_names[i], sizeof c->param_names[i], "%s", d->params[i].name);

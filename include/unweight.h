@@ -388,7 +388,8 @@ UW_API uw_status uw_weights_upload_budget(uw_device *d, const void *blob, size_t
  * pipeline and the backend's per-call parameters by coordinate descent, and keeps the fastest.
  * Its results live in a tuning cache file (docs/TUNING.md). With a tuner attached to a device,
  * UW_PIPELINE_AUTO runs the recorded choice; untuned shapes get the default: fused-huffman if the
- * Huffman form is resident, else palette-direct, else plain-bf16. */
+ * Huffman form is resident, else palette-direct, else plain-bf16 (on the cpu backend, with the
+ * Huffman and palette forms both resident: palette-direct, the faster there; docs/TUNING.md). */
 typedef struct uw_tuner uw_tuner;
 
 /* Open a tuner backed by the cache file `path` (NULL: memory only). An existing file is loaded;

@@ -98,6 +98,22 @@ int main(int argc, char **argv) {
     CHECK(uw_weights_matmul(huff, UW_PIPELINE_FUSED_HUFFMAN, x, y1, B) == UW_OK && !memcmp(y0, y1, B * rows * 4),
           "fused-huffman runs with the Huffman form alone");
 
+    /* 4. the default for an untuned shape (an empty tuner): by resident forms, and on the cpu
+     * backend palette-direct when the Huffman and palette forms are both there */
+    uw_tuner *empty;
+    CHECK_OK(uw_tuner_open(NULL, &empty), "an empty tuner");
+    uw_weights *hp;
+    CHECK_OK(uw_weights_upload(d, blob, bs, UW_RESIDENT_HUFFMAN | UW_RESIDENT_PALETTE, &hp), "upload Huffman + palette");
+    uw_choice dc;
+    CHECK(uw_tuner_choice(empty, huff, B, &dc) == UW_OK && dc.pipeline == UW_PIPELINE_FUSED_HUFFMAN && !dc.tuned,
+          "Huffman alone: fused-huffman (got %s)", uw_pipeline_name(dc.pipeline));
+    uw_pipeline want = !strcmp(backend, "cpu") ? UW_PIPELINE_PALETTE_DIRECT : UW_PIPELINE_FUSED_HUFFMAN;
+    CHECK(uw_tuner_choice(empty, hp, B, &dc) == UW_OK && dc.pipeline == want && !dc.tuned,
+          "Huffman + palette on %s: %s (got %s)", backend, uw_pipeline_name(want), uw_pipeline_name(dc.pipeline));
+    CHECK(uw_weights_matmul_choice(hp, &dc, x, y1, B) == UW_OK && !memcmp(y0, y1, B * rows * 4), "the default runs, plain-bf16's bits");
+    uw_weights_free(hp);
+    uw_tuner_close(empty);
+
     uw_weights_free(all);
     uw_weights_free(huff);
     uw_device_close(d);

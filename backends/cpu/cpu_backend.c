@@ -215,5 +215,8 @@ const uw_backend uw_backend_cpu = {
     .matmul = cpu_matmul,
     .params = cpu_params,
     .driver = cpu_driver,
-    /* matmul_dev: host memory only */
+    .matmul_dev = NULL, /* host memory only */
+    /* the Huffman pipelines decode as they multiply (~5 G weights/s per core) and are slower than
+     * palette-direct at every batch here (bench/RESULTS.md, issue 12) */
+    .default_palette = 1,
 };

@@ -303,7 +303,8 @@ def compress_model(model, select="mlp", backend="cpu", *, pipeline="auto", resid
     embeddings) is left alone, since the other module keeps it in memory anyway.
     backend: "cpu" (host memory, the model on the CPU) or "cuda" (the model on an NVIDIA GPU;
     needs a library built with -DUW_CUDA=ON; the product runs on PyTorch's current stream).
-    pipeline: "auto" (the tuning cache's choice per shape and batch, else fused-huffman) or a
+    pipeline: "auto" (the tuning cache's choice per shape and batch, else the library's default
+    for the resident forms: fused-huffman; on the cpu with the palette form, palette-direct) or a
     name ("plain-bf16" uploads plain BF16: the uncompressed baseline, bit-identical output).
     tuning_cache: None = ~/.cache/unweight/tuning.tsv, a path, or False (no cache).
     tune: False, or batch sizes (e.g. [1, 16]) to measure every new shape at and save to the cache
