@@ -58,8 +58,8 @@ typedef struct uw_backend {
     const char *(*driver)(void *ctx);
     /* optional (NULL = UW_ERR_UNSUPPORTED): y = x W^T with x/y in device memory, enqueued on the
      * caller's stream (`stream` is the vendor's stream handle, NULL = its default stream);
-     * returns without synchronising. Keep the optional members last: backends fill the table in
-     * order and leave out what they lack. */
+     * returns without synchronising. Keep the optional members last: the CUDA/HIP table is filled
+     * in order (C++), naming every member, the C ones by designated initializers. */
     uw_status (*matmul_dev)(void *ctx, void *wh, const uw_call *call, const void *x_dev, void *y_dev, uint64_t batch, void *stream);
     /* optional (0 = no): with the Huffman and the palette forms both resident, the default for an
      * untuned shape is palette-direct, not fused-huffman (docs/TUNING.md) */

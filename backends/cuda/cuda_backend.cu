@@ -97,5 +97,6 @@ extern "C" const uw_backend UW_GPU_BACKEND = {
     /* params */ NULL,
     /* driver */ be_driver,
     /* matmul_dev */ be_matmul_dev,
+    /* default_palette: no; the model predicts fused-huffman the faster (docs/PERFORMANCE.md) */ 0,
 };
 #endif
