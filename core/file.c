@@ -343,6 +343,18 @@ uw_status uw_file_tensor_data(const uw_file *f, size_t i, const void **data, siz
     return UW_OK;
 }
 
+uw_status uw_file_blob_open(const uw_file *f, size_t i, uw_blob *b, int check_hash) {
+    const void *data = NULL;
+    size_t size = 0;
+    UW_FORWARD_IF_ERROR(uw_file_tensor_data(f, i, &data, &size));
+    UW_FORWARD_IF_ERROR(uw_blob_parse(data, size, b));
+    UW_RETURN_ERROR_IF(b->n != f->e[i].orig->numel, UW_ERR_CORRUPT, "blob holds %llu elements, the original shape %llu",
+                       (unsigned long long)b->n, (unsigned long long)f->e[i].orig->numel);
+    UW_RETURN_ERROR_IF(check_hash && uw_blob_compute_hash(data, b->payload_end) != b->blob_hash, UW_ERR_CHECKSUM,
+                       "blob checksum mismatch (the compressed bytes are damaged)");
+    return UW_OK;
+}
+
 uw_status uw_file_decode(const uw_file *f, size_t i, void *dst, size_t dst_size, int threads) {
     UW_RETURN_ERROR_IF(!f || i >= f->n || !dst, UW_ERR_INVALID_ARG, "uw_file_decode: bad argument");
     const uw_entry *e = &f->e[i];
@@ -357,11 +369,7 @@ uw_status uw_file_decode(const uw_file *f, size_t i, void *dst, size_t dst_size,
         return uw_file_check_passthrough(f, i, dst, size);
     }
     uw_blob b;
-    uw_status s = uw_blob_parse(data, size, &b);
-    if (s == UW_OK && b.n != e->orig->numel)
-        s = uw_error_set(UW_ERR_CORRUPT, "blob holds %llu elements, the original shape %llu", (unsigned long long)b.n, (unsigned long long)e->orig->numel);
-    if (s == UW_OK && uw_blob_compute_hash(data, b.payload_end) != b.blob_hash)
-        s = uw_error_set(UW_ERR_CHECKSUM, "blob checksum mismatch (the compressed bytes are damaged)");
+    uw_status s = uw_file_blob_open(f, i, &b, 1);
     if (s == UW_OK) s = uw_codec_decode_blob(&b, dst, threads, 1);
     if (s != UW_OK) uw_error_prefix("%s: tensor '%s'", f->path, e->orig->name);
     return s;
@@ -380,11 +388,7 @@ uw_status uw_file_decode_stream(const uw_file *f, size_t i, int threads, uw_sink
         return sink ? sink(user, data, 0, size) : UW_OK;
     }
     uw_blob b;
-    uw_status s = uw_blob_parse(data, size, &b);
-    if (s == UW_OK && b.n != e->orig->numel)
-        s = uw_error_set(UW_ERR_CORRUPT, "blob holds %llu elements, the original shape %llu", (unsigned long long)b.n, (unsigned long long)e->orig->numel);
-    if (s == UW_OK && uw_blob_compute_hash(data, b.payload_end) != b.blob_hash)
-        s = uw_error_set(UW_ERR_CHECKSUM, "blob checksum mismatch (the compressed bytes are damaged)");
+    uw_status s = uw_file_blob_open(f, i, &b, 1);
     uint16_t *buf = NULL;
     uw_fast_tab *ft = NULL;
     uw_hash_state *h = NULL;

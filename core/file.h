@@ -63,6 +63,10 @@ uw_status uw_pwrite_all(int fd, const void *p, uint64_t n, uint64_t off, const c
 int uw_parse_hash_hex(const char *s, uint64_t *v);
 /* Check passthrough tensor i's bytes against its checksum (UW_OK when it has none). */
 uw_status uw_file_check_passthrough(const uw_file *f, size_t i, const void *data, size_t size);
+/* Compressed tensor i's blob parsed, its element count checked against the original shape and,
+ * with check_hash, its blob checksum (without: the caller feeds the checksum as it decodes). */
+struct uw_blob;
+uw_status uw_file_blob_open(const uw_file *f, size_t i, struct uw_blob *b, int check_hash);
 
 /* Decode tensor i in bands of whole tile rows (about 32 MiB each, at least one tile row), handing
  * each band to sink(user, bytes, offset within the tensor, size) in order (sink NULL: decode

@@ -49,20 +49,6 @@ static uw_status name_it(const uw_file *f, size_t i, uw_status s) {
     return s;
 }
 
-/* blob checks before decoding: structure (again: the caller's file may be a buffer the caller
- * changed), element count, blob checksum when asked */
-static uw_status blob_open(const uw_file *f, size_t i, uw_blob *b, int check_hash) {
-    const void *data;
-    size_t size;
-    UW_FORWARD_IF_ERROR(uw_file_tensor_data(f, i, &data, &size));
-    UW_FORWARD_IF_ERROR(uw_blob_parse(data, size, b));
-    UW_RETURN_ERROR_IF(b->n != f->e[i].orig->numel, UW_ERR_CORRUPT, "blob holds %llu elements, the original shape %llu",
-                       (unsigned long long)b->n, (unsigned long long)f->e[i].orig->numel);
-    UW_RETURN_ERROR_IF(check_hash && uw_blob_compute_hash(data, b->payload_end) != b->blob_hash, UW_ERR_CHECKSUM,
-                       "blob checksum mismatch (the compressed bytes are damaged)");
-    return UW_OK;
-}
-
 static uw_status out_write(const unit *u, size_t i, const void *p, uint64_t off, uint64_t n) {
     if (u->fd < 0) return UW_OK;
     return uw_pwrite_all(u->fd, p, n, u->base + u->f->e[i].orig->begin + off, u->out);
@@ -71,21 +57,6 @@ static uw_status out_write(const unit *u, size_t i, const void *p, uint64_t off,
 /* ---- small tensors: a task decodes a group of them ---- */
 
 #define GROUP_BYTES ((uint64_t)2 << 20) /* decoded bytes a task gathers before it writes */
-
-/* Tensor i into buf (its original bytes), checked. */
-static uw_status small_one(const uw_file *f, size_t i, uint8_t *buf) {
-    const uw_entry *e = &f->e[i];
-    const void *data;
-    size_t size;
-    UW_FORWARD_IF_ERROR(uw_file_tensor_data(f, i, &data, &size));
-    if (!e->compressed) {
-        memcpy(buf, data, size);
-        return uw_file_check_passthrough(f, i, buf, size);
-    }
-    uw_blob b;
-    UW_FORWARD_IF_ERROR(blob_open(f, i, &b, 1));
-    return uw_codec_decode_blob(&b, (uint16_t *)buf, 1, 1);
-}
 
 typedef struct small_ctx {
     unit *u;
@@ -114,7 +85,7 @@ static uw_status small_task(void *ctx, uint64_t g, int worker) {
     uw_status s = UW_OK;
     for (size_t k = a; k < z && s == UW_OK; k++) {
         uint64_t n = orig_bytes(f, k);
-        uw_status t = name_it(f, k, small_one(f, k, buf + off));
+        uw_status t = uw_file_decode(f, k, buf + off, n, 1); /* checked; the message names file and tensor */
         if (t != UW_OK) {
             keep_error(u, k - u->i0, t); /* the others go on: verify reports every failing tensor */
         } else if (u->fd >= 0) {
@@ -192,7 +163,7 @@ static uw_status big_one(const unit *u, size_t i, int threads) {
         return out_write(u, i, data, 0, size);
     }
     uw_blob b;
-    UW_FORWARD_IF_ERROR(blob_open(f, i, &b, 0)); /* its checksum: piece by piece beside the decoding */
+    UW_FORWARD_IF_ERROR(uw_file_blob_open(f, i, &b, 0)); /* its checksum: piece by piece beside the decoding */
     uint64_t rowb = (uint64_t)b.tile_rows * b.cols * 2, per_band = rowb >= BAND ? 1 : BAND / rowb;
     if (per_band > b.tiles_r) per_band = b.tiles_r;
     uint64_t nbands = (b.tiles_r + per_band - 1) / per_band, cap = per_band * rowb < b.n * 2 ? per_band * rowb : b.n * 2;
