@@ -78,13 +78,6 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static uint64_t rng = 0x243F6A8885A308D3ull;
-static inline uint64_t rnd(void) {
-    rng ^= rng >> 12;
-    rng ^= rng << 25;
-    rng ^= rng >> 27;
-    return rng * 0x2545F4914F6CDD1Dull;
-}
 
 /* ---------------------------------------------------------------- GPU part ---------------- */
 
@@ -156,7 +149,7 @@ static void run_weight(uw_weights *wt, const weight *s, uint64_t batch, int reps
     uint16_t *hx = (uint16_t *)malloc(xb), *hx0 = (uint16_t *)malloc(xb); /* hx0: x[0], the C2/C3 input */
     for (int r = 0; r < NROT; r++) {
         for (uint64_t i = 0; i < batch * s->cols; i++) { /* N(0,1)-ish BF16, never zero */
-            double u = ((double)(rnd() >> 11) + 0.5) / 9007199254740992.0, v = (double)(rnd() >> 11) / 9007199254740992.0;
+            double u = ((double)(bench_rand() >> 11) + 0.5) / 9007199254740992.0, v = (double)(bench_rand() >> 11) / 9007199254740992.0;
             float f = (float)(sqrt(-2 * log(u)) * cos(6.283185307179586 * v));
             uint32_t bits;
             memcpy(&bits, &f, 4);

@@ -11,7 +11,7 @@
 #include "bench_cuda_weights.h"
 
 static uint64_t rng = 0x243F6A8885A308D3ull;
-static inline uint64_t rnd(void) {
+uint64_t bench_rand(void) {
     rng ^= rng >> 12;
     rng ^= rng << 25;
     rng ^= rng >> 27;
@@ -64,7 +64,7 @@ static void synth(weight *s, const uint64_t hist[256]) {
     uint64_t n = s->rows * s->cols;
     s->w = (uint16_t *)malloc(n * 2);
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t r = rnd();
+        uint64_t r = bench_rand();
         uint32_t e = tab[r & (TB - 1)];
         s->w[i] = (uint16_t)(((r >> 32) & 0x8000) | (e << 7) | ((r >> 40) & 0x7F));
     }

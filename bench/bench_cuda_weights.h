@@ -31,5 +31,7 @@ int bench_weights_make(const char *sample, uint64_t scale, uint32_t R, uint32_t 
 int bench_weights_save(const bench_set *set, const char *dir);
 /* The set saved by bench_weights_save; the originals decoded from the blobs (checksummed). */
 int bench_weights_load(const char *dir, bench_set *set);
+/* The benchmark's one pseudo-random stream (xorshift64*, fixed seed): weights and activations. */
+uint64_t bench_rand(void);
 
 #endif

@@ -13,13 +13,6 @@
 #include "test_util.h"
 #include "uw_c3.h"
 
-static float f32(uint16_t v) {
-    uint32_t u = (uint32_t)v << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 static int pipeline_of(const char *name, uw_pipeline *p) {
     for (int i = UW_PIPELINE_DECODE_GEMM; i <= UW_PIPELINE_BLAS_BF16; i++)
         if (!strcmp(name, uw_pipeline_name((uw_pipeline)i))) return *p = (uw_pipeline)i, 1;
@@ -91,12 +84,7 @@ int main(int argc, char **argv) {
     unsigned rows16 = 0, cols8 = 0;
     for (uint64_t b = 0; b < batch; b++)
         for (uint64_t r = 0; r < rows; r++) {
-            double ref = 0, mag = 0;
-            for (uint64_t k = 0; k < cols; k++) {
-                double a = (double)f32(x[b * cols + k]) * (double)f32(w[r * cols + k]);
-                ref += a;
-                mag += fabs(a);
-            }
+            double mag, ref = uw_c3_dot(x + b * cols, w + r * cols, cols, &mag);
             double err = fabs((double)y[b * rows + r] - ref), tol = g * mag + fl;
             if (!(err <= tol)) {
                 if (!nbad) fb = b, fr = r;

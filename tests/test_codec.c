@@ -6,12 +6,6 @@
 #include "test_isa.h"
 #include "test_util.h"
 
-typedef struct pset {
-    const char *name;
-    int codec, order, rare;
-    uint32_t chunk, tr, tc, lanes;
-} pset;
-
 static const pset psets[] = {
     {"auto", UW_CODEC_HUFFMAN, 0, UW_RARE_AUTO, 0, 0, 0, 0},
     {"order1", UW_CODEC_HUFFMAN, 1, UW_RARE_AUTO, 0, 0, 0, 0},
@@ -34,15 +28,7 @@ static void roundtrip_case(const char *cname, uint64_t rows, uint64_t cols) {
     for (size_t k = 0; k < sizeof psets / sizeof psets[0]; k++) {
         const pset *ps = &psets[k];
         uw_encode_params p;
-        uw_encode_params_default(&p);
-        p.codec = ps->codec;
-        p.sym_order = ps->order;
-        p.rare_mode = ps->rare;
-        p.chunk_len = ps->chunk;
-        p.tile_rows = ps->tr;
-        p.tile_cols = ps->tc;
-        p.lanes = ps->lanes;
-        if (p.tile_rows && p.lanes > p.tile_rows) p.lanes = p.tile_rows;
+        t_pset_params(ps, &p);
         uint8_t *blob = NULL;
         size_t bs = 0;
         uw_status s = uw_tensor_encode(w, rows, cols, &p, &blob, &bs);

@@ -24,24 +24,12 @@ static int cu_ok(cudaError_t e, const char *what) {
     return e == cudaSuccess;
 }
 
-static float f32(uint16_t v) {
-    uint32_t u = (uint32_t)v << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 /* C3: every output within the tensor-core bound (uw_c3.h) of the float64 dot product */
 static int within_c3(const uint16_t *x, const uint16_t *w, const float *y, uint64_t B, uint64_t rows, uint64_t cols) {
     const double g = uw_c3_gamma("cuda", cols), fl = uw_c3_floor(cols);
     for (uint64_t b = 0; b < B; b++)
         for (uint64_t r = 0; r < rows; r++) {
-            double ref = 0, mag = 0;
-            for (uint64_t i = 0; i < cols; i++) {
-                double a = (double)f32(x[b * cols + i]) * (double)f32(w[r * cols + i]);
-                ref += a;
-                mag += fabs(a);
-            }
+            double mag, ref = uw_c3_dot(x + b * cols, w + r * cols, cols, &mag);
             if (!(fabs((double)y[b * rows + r] - ref) <= g * mag + fl)) return 0;
         }
     return 1;

@@ -7,12 +7,6 @@
 #include "test_isa.h"
 #include "test_util.h"
 
-typedef struct pset {
-    const char *name;
-    int codec, order, rare;
-    uint32_t chunk, tr, tc, lanes;
-} pset;
-
 static const pset psets[] = {
     {"auto", UW_CODEC_HUFFMAN, 0, UW_RARE_AUTO, 0, 0, 0, 0},
     {"order1", UW_CODEC_HUFFMAN, 1, UW_RARE_AUTO, 0, 0, 0, 0},
@@ -76,10 +70,7 @@ static void synthetic(void) {
             for (size_t k = 0; k < sizeof psets / sizeof psets[0]; k++) {
                 const pset *ps = &psets[k];
                 uw_encode_params p;
-                uw_encode_params_default(&p);
-                p.codec = ps->codec, p.sym_order = ps->order, p.rare_mode = ps->rare, p.chunk_len = ps->chunk;
-                p.tile_rows = ps->tr, p.tile_cols = ps->tc, p.lanes = ps->lanes;
-                if (p.tile_rows && p.lanes > p.tile_rows) p.lanes = p.tile_rows;
+                t_pset_params(ps, &p);
                 char name[160];
                 snprintf(name, sizeof name, "%s/%llux%llu/%s", t_cases[c], (unsigned long long)rows, (unsigned long long)cols, ps->name);
                 check_case(name, w, rows, cols, &p);

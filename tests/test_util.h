@@ -92,6 +92,20 @@ static inline uint64_t t_hash_fnv(const void *p, size_t n) {
         return 0;                                                                               \
     } while (0)
 
+/* A named set of encoder parameters (0 = the encoder's automatic choice), and the parameters it
+ * gives: lanes capped at the tile's rows. */
+typedef struct pset {
+    const char *name;
+    int codec, order, rare;
+    uint32_t chunk, tr, tc, lanes;
+} pset;
+static inline void t_pset_params(const pset *ps, uw_encode_params *p) {
+    uw_encode_params_default(p);
+    p->codec = ps->codec, p->sym_order = ps->order, p->rare_mode = ps->rare, p->chunk_len = ps->chunk;
+    p->tile_rows = ps->tr, p->tile_cols = ps->tc, p->lanes = ps->lanes;
+    if (p->tile_rows && p->lanes > p->tile_rows) p->lanes = p->tile_rows;
+}
+
 /* A whole file into a fresh buffer (free() it); NULL if it cannot be read. */
 static inline uint8_t *t_read_all(const char *path, size_t *n) {
     FILE *f = fopen(path, "rb");

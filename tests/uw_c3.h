@@ -49,6 +49,23 @@ static inline double uw_c3_gamma(const char *backend, uint64_t K) {
     return !strcmp(backend, "cuda") ? uw_c3_gamma_tc(K) : uw_c3_gamma_rn(K);
 }
 
+/* C3's reference: the float64 dot product of K BF16 values x and w (every product exact), and in
+ * *mag the sum of the products' magnitudes, which scales the bound */
+static inline double uw_c3_dot(const uint16_t *x, const uint16_t *w, uint64_t K, double *mag) {
+    double ref = 0, m = 0;
+    for (uint64_t k = 0; k < K; k++) {
+        uint32_t a = (uint32_t)x[k] << 16, b = (uint32_t)w[k] << 16;
+        float fa, fb;
+        memcpy(&fa, &a, 4);
+        memcpy(&fb, &b, 4);
+        double p = (double)fa * (double)fb;
+        ref += p;
+        m += fabs(p);
+    }
+    *mag = m;
+    return ref;
+}
+
 /* absolute slack for results near the underflow threshold: a subnormal partial sum flushed to
  * zero (tensor cores, AVX-512 BF16) errs by less than 2^-126 per accumulation step */
 static inline double uw_c3_floor(uint64_t K) { return (double)(K + uw_c3_partials(K)) * ldexp(1.0, -126); }
