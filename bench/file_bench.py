@@ -120,24 +120,16 @@ def bench_file(name, path, a, tmp):
         log(f"{name}: ZipNN")
         zf = os.path.join(HERE, "zipnn_file.py")
         for th in sorted({1, N}):
-            inner = []
+            for mode, src, dst, what in (("c", path, c_n, "compress"), ("d", c_n, d_n, "decompress")):
+                inner = []  # the tool's own time, without the interpreter's start
 
-            def zc():
-                dt, out = timed([a.python, zf, "c", path, c_n, th])
-                inner.append(float(out.split()[0]))
-                return dt
+                def once(mode=mode, src=src, dst=dst, inner=inner, th=th):
+                    dt, out = timed([a.python, zf, mode, src, dst, th])
+                    inner.append(float(out.split()[0]))
+                    return dt
 
-            runs[f"zipnn compress {th}t"] = best(zc, R, rm(c_n))
-            runs[f"zipnn compress {th}t (in process)"] = (min(inner), inner)
-            inner = []
-
-            def zd():
-                dt, out = timed([a.python, zf, "d", c_n, d_n, th])
-                inner.append(float(out.split()[0]))
-                return dt
-
-            runs[f"zipnn decompress {th}t"] = best(zd, R, rm(d_n))
-            runs[f"zipnn decompress {th}t (in process)"] = (min(inner), inner)
+                runs[f"zipnn {what} {th}t"] = best(once, R, rm(dst))
+                runs[f"zipnn {what} {th}t (in process)"] = (min(inner), inner)
         r["zipnn_bytes"] = os.path.getsize(c_n)
         r["zipnn_roundtrip"] = same_file(path, d_n)
     for p in (c_uw, d_uw, c_z, d_z, c_n, d_n):

@@ -95,7 +95,7 @@ void uw_cli_signals_install(void) {
 int uw_cli_stderr_is_tty(void) { return isatty(STDERR_FILENO); }
 
 void uw_cli_bar_init(uw_cli_bar *p, const char *label) {
-    g_tty = isatty(STDERR_FILENO);
+    g_tty = uw_cli_stderr_is_tty();
     snprintf(p->label, sizeof p->label, "%s", label);
     p->last = -1;
 }

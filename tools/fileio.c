@@ -50,7 +50,7 @@ static double file_bytes(const char *path) {
  * side, the original); a sharded model's line counts its files and
  * the original tensor bytes (the shards' sizes are not summed). */
 static void summary(const char *cmd, const char *in, const char *out, const convert_progress *c, double secs) {
-    if (c->files > 1 || uw_model_is_index(in)) {
+    if (c->sharded) {
         fprintf(stderr, "%s: %s -> %s: %zu files, %.1f MB of tensors, %.2f s, %.1f MB/s\n", cmd, in, out, c->files,
                 (double)c->total / 1e6, secs, secs > 0 ? (double)c->total / 1e6 / secs : 0.0);
         return;
