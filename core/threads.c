@@ -28,7 +28,8 @@ typedef struct job {
     atomic_uint_fast64_t next; /* next index to hand out */
     int want;                  /* helpers it may still take */
     int joined;                /* helpers that joined (their worker numbers are 1..joined) */
-    int active;                /* helpers inside it now (under the pool lock) */
+    int active;                /* helpers inside it now (changed under the pool lock, atomically: the
+                                * caller watches it without the lock) */
     atomic_int first_err;
     char err_msg[1024];
     pthread_mutex_t err_mu;
@@ -91,12 +92,12 @@ static void *worker_main(void *arg) {
         if (pool.stop) break;
         job *j = pool.queue;
         int me = ++j->joined;
-        j->active++;
+        __atomic_add_fetch(&j->active, 1, __ATOMIC_RELAXED);
         if (--j->want == 0) dequeue(j);
         pthread_mutex_unlock(&pool.mu);
         run(j, me);
         pthread_mutex_lock(&pool.mu);
-        if (--j->active == 0) pthread_cond_broadcast(&pool.done);
+        if (__atomic_sub_fetch(&j->active, 1, __ATOMIC_RELEASE) == 0) pthread_cond_broadcast(&pool.done);
     }
     pthread_mutex_unlock(&pool.mu);
     return NULL;
@@ -141,7 +142,12 @@ uw_status uw_parallel_for(uint64_t n, int threads, uw_task_fn fn, void *ctx) {
     run(&j, 0);
     pthread_mutex_lock(&pool.mu);
     if (j.want > 0) dequeue(&j); /* no helper joins from here on */
-    while (j.active > 0) pthread_cond_wait(&pool.done, &pool.mu);
+    pthread_mutex_unlock(&pool.mu);
+    /* the helpers still in it are on their last tasks: watch them finish (being woken from a
+     * sleep would add tens of microseconds to every pass) before sleeping on it */
+    for (int i = 0; i < SPIN && __atomic_load_n(&j.active, __ATOMIC_ACQUIRE) > 0; i++) cpu_relax();
+    pthread_mutex_lock(&pool.mu);
+    while (__atomic_load_n(&j.active, __ATOMIC_ACQUIRE) > 0) pthread_cond_wait(&pool.done, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
     pthread_mutex_destroy(&j.err_mu);
     int e = atomic_load(&j.first_err);
