@@ -8,12 +8,15 @@ Requests (one line each, one line answered):
   hello                              -> "1"
   gen NAME ROWS COLS COUNT           -> COUNT synthetic N(0, 0.02) weights, rounded to bf16
   load NAME PATH TENSOR...           -> the named BF16 tensors of a .safetensors file
-  run NAME I BATCH THREADS           -> microseconds of F.linear(x, W_I) for a bf16 x [BATCH, cols]
+  run NAME I BATCH THREADS           -> microseconds of F.linear(x, W_I) for a bf16 x [BATCH, cols],
+                                        answered once its worker threads stopped spinning
   quit
 """
 import json
+import os
 import struct
 import sys
+import threading
 import time
 
 import numpy as np
@@ -22,6 +25,27 @@ import torch.nn.functional as F
 
 weights = {}
 xs = {}
+
+
+def quiesce(limit=0.2):
+    """Wait (at most `limit` s) until no other thread of this process is running: PyTorch's OpenMP
+    workers spin for a while after each parallel region, on the cores the benchmark's next
+    variant is about to time (plain-bf16 with 2 threads lost a quarter of its speed to them)."""
+    me, end = threading.get_native_id(), time.perf_counter() + limit
+    while time.perf_counter() < end:
+        running = False
+        for tid in os.listdir("/proc/self/task"):
+            if int(tid) == me:
+                continue
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            running = running or state == "R"
+        if not running:
+            return
+        time.sleep(0.0005)
 
 
 def load_safetensors(path, names):
@@ -71,6 +95,7 @@ def main():
                 t1 = time.perf_counter()
             del y
             ans = "%.3f" % ((t1 - t0) * 1e6)
+            quiesce()
         elif req[0] == "quit":
             break
         else:
