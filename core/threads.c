@@ -1,8 +1,9 @@
 /* threads.c - uw_parallel_for over a persistent pool of worker threads (started on first need,
  * then reused: the encoder and decoder run several short passes per tensor, and starting threads
  * for each cost more than a small tensor's pass). A worker that runs out of work watches for the
- * next job a little while before it sleeps: waking a sleeping thread takes tens of microseconds,
- * the length of a whole pass over a small tensor. Dynamic scheduling; the caller works on its own
+ * next job a little while before it sleeps, and a caller watches its helpers finish the same way:
+ * waking a sleeping thread takes tens of microseconds, the length of a whole pass over a small
+ * tensor. Dynamic scheduling; the caller works on its own
  * job too, so a job completes even when every worker is busy with another application thread's. */
 #include <pthread.h>
 #include <stdatomic.h>
