@@ -216,6 +216,8 @@ static void enc_free(enc *e) {
     if (e->st)
         for (uint64_t k = 0; k < e->nstat; k++) free(e->st[k].rare);
     free(e->st);
+    free(e->vg2);
+    free(e->vodd);
     if (e->tbuf)
         for (uint64_t t = 0; t < e->b.ntiles; t++) free(e->tbuf[t]);
     free(e->tbuf);

@@ -30,9 +30,37 @@ static void fold(uint32_t *h, uint64_t *h2) {
     memset(h, 0, 4 * 289 * sizeof *h);
 }
 
+/* Block st's rare elements: for each verbatim chunk length e->vc[v] (ascending, nested: powers of
+ * two from the same column), the pairs of every chunk holding one, added to worker w's sums. Each
+ * largest chunk holding one has its pairs' symbols looked up once. Chunks lie within a row, so
+ * blocks of rows add up to the whole. */
+static void verbatim_walk(enc *e, const stats17 *st, int w) {
+    int nc = e->nvc;
+    const uint32_t *C = e->vc;
+    uint64_t(*g2)[NS17 * NS17] = e->vg2[w], *odd = e->vodd[w], last[MAX_VCHUNK], last_big = UINT64_MAX;
+    uint16_t pairs[2048];
+    for (int v = 0; v < nc; v++) last[v] = UINT64_MAX;
+    uint32_t Cmax = C[nc - 1];
+    for (uint64_t q = 0; q < st->nrare; q++) {
+        const rare_at *ra = &st->rare[q];
+        /* chunk starts, as element indices: the element's own index less its offset in the chunk */
+        uint64_t bo = ra->off & ~(uint64_t)(Cmax - 1), bs = ra->i - ra->off + bo, blen = ra->tc - bo < Cmax ? ra->tc - bo : Cmax;
+        if (bs != last_big) { /* the pairs of the largest chunk, once */
+            last_big = bs;
+            e->k->pair_index(e->w + last_big, (uint32_t)blen, e->s17, pairs);
+        }
+        for (int v = 0; v < nc; v++) {
+            uint64_t co = ra->off & ~(uint64_t)(C[v] - 1), cs = ra->i - ra->off + co, len = ra->tc - co < C[v] ? ra->tc - co : C[v];
+            if (cs == last[v]) continue;
+            last[v] = cs;
+            for (uint64_t m = (cs - bs) / 2; m < (cs - bs + len + 1) / 2; m++) g2[v][pairs[m]]++;
+            odd[v] += len & 1;
+        }
+    }
+}
+
 static uw_status stat_task(void *ctx, uint64_t i, int worker) {
     enc *e = ctx;
-    (void)worker;
     stats17 *st = &e->st[i];
     uint64_t nb = e->nstat, r0 = e->rows * i / nb, r1 = e->rows * (i + 1) / nb, since = 0;
     uint32_t h[4 * 289], rare[64];
@@ -52,6 +80,7 @@ static uw_status stat_task(void *ctx, uint64_t i, int worker) {
             if ((since += tc) >= ((uint64_t)1 << 31)) fold(h, st->h2), since = 0; /* before a u32 can overflow */
         }
     fold(h, st->h2);
+    if (e->nvc && st->nrare) verbatim_walk(e, st, worker);
     return UW_OK;
 }
 
@@ -132,61 +161,29 @@ static uw_status price(const uint64_t *h, uint32_t ns, int order, uint64_t fixed
     return UW_OK;
 }
 
-/* Verbatim chunks of each length C[v] (nested: powers of two from the same column, the last
- * largest): the statistics without every chunk that holds a rare element. One walk over the rare
- * positions; each largest chunk holding one has its pairs' symbols looked up once, and every
- * length counts the pairs of its chunks holding one from there. */
-static uw_status verbatim_stats(const enc *e, const uint64_t *tot1, const uint64_t *tot2, const uint32_t *C, int nc, uint64_t (*h1)[16],
-                                uint64_t (*h2)[256]) {
-    uint64_t(*g2)[NS17 * NS17] = calloc((size_t)nc, sizeof *g2);
-    uint32_t(*h)[4 * 289] = calloc((size_t)nc, sizeof *h); /* striped: see codec_isa.h */
-    uint64_t odd[8] = {0}, last[8], last_big = UINT64_MAX, since = 0;
-    if (!g2 || !h) {
-        free(g2);
-        free(h);
-        return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
-    }
-    uint16_t pairs[2048];
-    for (int v = 0; v < nc; v++) last[v] = UINT64_MAX;
-    uint32_t Cmax = C[nc - 1];
-    for (uint64_t blk = 0; blk < e->nstat; blk++)
-        for (uint64_t q = 0; q < e->st[blk].nrare; q++) {
-            const rare_at *ra = &e->st[blk].rare[q];
-            /* chunk starts, as element indices: the element's own index less its offset in the chunk */
-            uint64_t bo = ra->off & ~(uint64_t)(Cmax - 1), bs = ra->i - ra->off + bo, blen = ra->tc - bo < Cmax ? ra->tc - bo : Cmax;
-            if (bs != last_big) { /* the pairs of the largest chunk, once */
-                last_big = bs;
-                e->k->pair_index(e->w + last_big, (uint32_t)blen, e->s17, pairs);
-            }
-            for (int v = 0; v < nc; v++) {
-                uint64_t co = ra->off & ~(uint64_t)(C[v] - 1), cs = ra->i - ra->off + co, len = ra->tc - co < C[v] ? ra->tc - co : C[v];
-                if (cs == last[v]) continue;
-                last[v] = cs;
-                for (uint64_t m = (cs - bs) / 2; m < (cs - bs + len + 1) / 2; m++) h[v][(m & 3) * 289 + pairs[m]]++;
-                odd[v] += len & 1;
-                since += len;
-            }
-            if (since >= ((uint64_t)1 << 31)) { /* before a u32 can overflow */
-                for (int v = 0; v < nc; v++) fold(h[v], g2[v]);
-                since = 0;
-            }
-        }
+/* Verbatim chunks of each length C[v] (one of e->vc): the statistics without every chunk that
+ * holds a rare element, from the statistics pass's per-worker sums of those chunks' pairs. */
+static void verbatim_stats(const enc *e, const uint64_t *tot1, const uint64_t *tot2, const uint32_t *C, int nc, uint64_t (*h1)[16],
+                           uint64_t (*h2)[256]) {
     for (int v = 0; v < nc; v++) {
-        fold(h[v], g2[v]);
+        int j = 0;
+        while (j < e->nvc - 1 && e->vc[j] != C[v]) j++;
+        uint64_t g2[NS17 * NS17] = {0}, odd = 0;
+        for (int w = 0; w < e->threads; w++) {
+            for (int a = 0; a < NS17 * NS17; a++) g2[a] += e->vg2[w][j][a];
+            odd += e->vodd[w][j];
+        }
         /* the elements of those chunks: both symbols of each pair, but the padding of an odd
          * chunk's last pair (symbol 0) is no element */
         uint64_t g1[NS17] = {0};
         for (int a = 0; a < NS17; a++)
-            for (int b = 0; b < NS17; b++) g1[a] += g2[v][a * NS17 + b], g1[b] += g2[v][a * NS17 + b];
-        g1[0] -= odd[v];
+            for (int b = 0; b < NS17; b++) g1[a] += g2[a * NS17 + b], g1[b] += g2[a * NS17 + b];
+        g1[0] -= odd;
         for (int a = 0; a < 16; a++) {
             h1[v][a] = tot1[a] - g1[a];
-            for (int b = 0; b < 16; b++) h2[v][a * 16 + b] = tot2[a * NS17 + b] - g2[v][a * NS17 + b];
+            for (int b = 0; b < 16; b++) h2[v][a * 16 + b] = tot2[a * NS17 + b] - g2[a * NS17 + b];
         }
     }
-    free(g2);
-    free(h);
-    return UW_OK;
 }
 
 /* Chunks of C (all of them, and those holding a rare element) and the elements and pairs in the
@@ -233,7 +230,9 @@ static uw_status verbatim_all(const enc *e, plan *pl, int np, const uint64_t *to
     if (!nv) return UW_OK;
     uint64_t(*v1)[16] = calloc((size_t)nv, sizeof *v1);
     uint64_t(*v2)[256] = calloc((size_t)nv, sizeof *v2);
-    uw_status s = v1 && v2 ? verbatim_stats(e, tot1, tot2, vc, nv, v1, v2) : uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
+    uw_status s = UW_OK;
+    if (v1 && v2) verbatim_stats(e, tot1, tot2, vc, nv, v1, v2);
+    else s = uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
     for (int i = 0; i < np && s == UW_OK; i++)
         for (int v = 0; v < nv; v++)
             if (pl[i].mode == UW_RARE_VERBATIM && pl[i].chunk == vc[v]) {
@@ -257,6 +256,18 @@ uw_status uw_enc_stats(enc *e, const uw_encode_params *p) {
     if (e->nstat < 1) e->nstat = 1;
     e->st = calloc(e->nstat, sizeof *e->st);
     if (!e->st) return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
+    /* verbatim candidates' chunk statistics are gathered here, on all threads, rather than in
+     * the choice of code, which is sequential */
+    e->nvc = 0;
+    if (e->distinct > 16 && (p->rare_mode == UW_RARE_AUTO || p->rare_mode == UW_RARE_VERBATIM)) {
+        static const uint32_t chunks[MAX_VCHUNK] = {16, 32, 64, 128, 256};
+        if (p->chunk_len) e->vc[e->nvc++] = p->chunk_len;
+        else
+            for (int v = 0; v < MAX_VCHUNK; v++) e->vc[e->nvc++] = chunks[v];
+        e->vg2 = calloc((size_t)e->threads, sizeof *e->vg2);
+        e->vodd = calloc((size_t)e->threads, sizeof *e->vodd);
+        if (!e->vg2 || !e->vodd) return uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
+    }
     return uw_parallel_for(e->nstat, e->threads, stat_task, e);
 }
 
@@ -290,9 +301,8 @@ uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p) {
         uint64_t rare2 = 0; /* pairs holding symbol 16 */
         for (int a = 0; a < NS17; a++) rare2 += tot2[a * NS17 + 16] + (a < 16 ? tot2[16 * NS17 + a] : 0);
         if (want == UW_RARE_AUTO || want == UW_RARE_VERBATIM) {
-            static const uint32_t chunks[] = {16, 32, 64, 128, 256};
-            for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
-                uint32_t C = p->chunk_len ? p->chunk_len : chunks[k];
+            for (int k = 0; k < e->nvc; k++) { /* the chunk lengths uw_enc_stats gathered for */
+                uint32_t C = e->vc[k];
                 uint64_t ch, vch, vel, vpr;
                 verbatim_count(e, C, &ch, &vch, &vel, &vpr);
                 for (int order = 1; order <= 2; order++) {
@@ -303,7 +313,6 @@ uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p) {
                     /* every pair (element) holding a rare symbol is in a verbatim chunk */
                     q->collateral = order == 2 ? vpr - rare2 : vel - tot1[16];
                 }
-                if (p->chunk_len) break;
             }
         }
         if (want == UW_RARE_AUTO || want == UW_RARE_ESCAPE) {

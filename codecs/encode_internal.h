@@ -24,6 +24,8 @@ typedef struct stats17 {
     uint64_t nrare, cap;
 } stats17;
 
+#define MAX_VCHUNK 5 /* verbatim chunk lengths priced: 16, 32, 64, 128, 256 (or the one asked for) */
+
 typedef struct enc {
     const uint16_t *w;
     uint64_t rows, cols, n;
@@ -36,6 +38,13 @@ typedef struct enc {
     uw_blob b;                   /* header being built */
     stats17 *st;                 /* nstat row blocks */
     uint64_t nstat;
+    /* what the statistics pass also gathers for verbatim candidates, per chunk length vc[v]:
+     * the pairs (and the odd-length chunks) inside chunks holding a rare element, summed per
+     * worker (nvc = 0: no verbatim candidate) */
+    uint32_t vc[MAX_VCHUNK];
+    int nvc;
+    uint64_t (*vg2)[MAX_VCHUNK][NS17 * NS17];
+    uint64_t (*vodd)[MAX_VCHUNK];
     uint16_t codes[256];
     uint64_t rare;               /* elements coded outside the palette code (verbatim, escaped, exceptions) */
     /* the tiles' outputs */
