@@ -1,10 +1,11 @@
 /* encode_choose.c - how a Huffman blob codes its exponents, chosen by exact size. One statistics
  * pass over the 16 most frequent exponents and "any other" (pairs as the stream codes them, and
- * where the rare elements are) prices every candidate: no rare exponents; verbatim chunks of
- * 16..256; escapes; each for symbol order 1 and 2 with its optimal length-limited code. The
- * Shannon bound of a candidate's histogram (no prefix code beats it) prunes, exactly, the
- * candidates that cannot win, so most never run package-merge or the verbatim bookkeeping; the
- * survivors are compared in the original order, so the choice is the one the full search makes. */
+ * where the rare elements are, and the pairs of the chunks holding them) prices every candidate:
+ * no rare exponents; verbatim chunks of 16..256; escapes; each for symbol order 1 and 2 with its
+ * optimal length-limited code. The pass runs on all threads; the choice, after it, is sequential.
+ * The Shannon bound of a candidate's histogram (no prefix code beats it) prunes, exactly, the
+ * candidates that cannot win, so most never run package-merge; the survivors are compared in the
+ * original order, so the choice is the one the full search makes. */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -220,8 +221,8 @@ typedef struct plan {
 
 #define MAX_PLANS 16
 
-/* The exact statistics of every verbatim candidate whose bound is not above `upper` (one walk for
- * all their chunk lengths), and their exact Shannon bounds. */
+/* The exact statistics of every verbatim candidate whose bound is not above `upper` (from the
+ * statistics pass's sums), and their exact Shannon bounds. */
 static uw_status verbatim_all(const enc *e, plan *pl, int np, const uint64_t *tot1, const uint64_t *tot2, uint64_t upper) {
     uint32_t vc[8];
     int nv = 0;
@@ -353,7 +354,7 @@ uw_status uw_enc_choose_code(enc *e, const uw_encode_params *p) {
     /* An upper bound: the exact-statistics candidate of least bound, priced (without one: every
      * verbatim candidate's statistics, then the least bound). Then, in the search's order, every
      * candidate that might cost less or as little (the first of equal sizes wins); a verbatim
-     * one's chunks are read only if its bound lets it through. */
+     * one's exact statistics are summed only if its bound lets it through. */
     uw_status s = UW_OK;
     cand *best = calloc(3, sizeof *best), *c = best + 1, *firstc = best + 2;
     if (!best) s = uw_error_set(UW_ERR_NOMEM, "encoder: out of memory");
