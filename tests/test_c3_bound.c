@@ -12,12 +12,6 @@
 #include "test_util.h"
 #include "uw_c3.h"
 
-static float bf16f(uint16_t v) {
-    uint32_t u = (uint32_t)v << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 /* round toward zero to fp32 (v is a double sum of aligned terms, exact) */
 static float to_f32_rz(double v) {
@@ -63,7 +57,7 @@ int main(void) {
             }
             double ref = 0, A = 0;
             for (uint64_t k = 0; k < K; k++) {
-                p[k] = (double)bf16f(x[k]) * (double)bf16f(w[k]); /* exact */
+                p[k] = (double)t_f32(x[k]) * (double)t_f32(w[k]); /* exact */
                 ref += p[k];
                 A += fabs(p[k]);
             }
@@ -76,7 +70,7 @@ int main(void) {
             }
             float r = 0;
             fesetround(FE_TONEAREST);
-            for (uint64_t k = 0; k < K; k++) r = fmaf(bf16f(x[k]), bf16f(w[k]), r);
+            for (uint64_t k = 0; k < K; k++) r = fmaf(t_f32(x[k]), t_f32(w[k]), r);
             double err = fabs((double)r - ref);
             CHECK(err <= tol_rn, "round-to-nearest fp32, K %llu, trial %d: error %.3g within gamma_K bound %.3g", (unsigned long long)K,
                   trial, err, tol_rn);
@@ -84,7 +78,7 @@ int main(void) {
             /* a layout fault: x_k times w_(k+1 mod K) (random signs only; K > 1) */
             if (!same_sign && K > 1 && K <= 14336) {
                 double wrong = 0;
-                for (uint64_t k = 0; k < K; k++) pw[k] = (double)bf16f(x[k]) * (double)bf16f(w[(k + 1) % K]);
+                for (uint64_t k = 0; k < K; k++) pw[k] = (double)t_f32(x[k]) * (double)t_f32(w[(k + 1) % K]);
                 wrong = (double)tc_dot(pw, K, 16);
                 tried++;
                 caught += fabs(wrong - ref) > tol_tc;
@@ -99,7 +93,7 @@ int main(void) {
         const uint64_t K = 4096;
         double *p = malloc(K * sizeof(double)), ref = 0, A = 0;
         for (uint64_t k = 0; k < K; k++) {
-            p[k] = k ? (double)bf16f(t_mk(0, 127 - 24, 0x7F)) : 1.0; /* 1.9921875 * 2^-24, exact in BF16 */
+            p[k] = k ? (double)t_f32(t_mk(0, 127 - 24, 0x7F)) : 1.0; /* 1.9921875 * 2^-24, exact in BF16 */
             ref += p[k];
             A += fabs(p[k]);
         }

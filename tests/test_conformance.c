@@ -22,12 +22,6 @@
 static const char *backend;
 static uw_device *dev;
 
-static float f32(uint16_t v) {
-    uint32_t u = (uint32_t)v << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 static int is_finite_bf16(uint16_t v) { return ((v >> 7) & 0xFF) != 0xFF; }
 
@@ -56,12 +50,12 @@ static void c4_check(const char *what, uw_weights *wt, uw_pipeline p, const uint
 static void c3_check(const char *what, const uint16_t *x, const uint16_t *w, const float *y, uint64_t B, uint64_t rows,
                      uint64_t cols) {
     double *wd = malloc(rows * cols * sizeof(double)), *xd = malloc(cols * sizeof(double));
-    for (uint64_t i = 0; i < rows * cols; i++) wd[i] = f32(w[i]);
+    for (uint64_t i = 0; i < rows * cols; i++) wd[i] = t_f32(w[i]);
     const double g = uw_c3_gamma(backend, cols), fl = uw_c3_floor(cols);
     double worst = 0, worst_err = 0, worst_tol = 0;
     uint64_t wb = 0, wr = 0, nbad = 0;
     for (uint64_t b = 0; b < B; b++) {
-        for (uint64_t i = 0; i < cols; i++) xd[i] = f32(x[b * cols + i]);
+        for (uint64_t i = 0; i < cols; i++) xd[i] = t_f32(x[b * cols + i]);
         for (uint64_t r = 0; r < rows; r++) {
             const double *wr_ = wd + r * cols;
             double ref = 0, mag = 0;

@@ -15,19 +15,12 @@
 
 static char level[32];
 
-static float f32(uint16_t v) {
-    uint32_t u = (uint32_t)v << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-static float ftz(float v) { return fpclassify(v) == FP_SUBNORMAL ? copysignf(0.0f, v) : v; }
 
 /* one pair step of the level: acc += x_odd w_odd, then += x_even w_even */
 static float step(float acc, float xo, float wo, float xe, float we) {
     if (!strcmp(level, "avx512bf16") || !strcmp(level, "amx")) { /* vdpbf16ps/tdpbf16ps: exact products, RNE adds, DAZ and FTZ */
-        acc = ftz(fmaf(ftz(xo), ftz(wo), ftz(acc)));
-        return ftz(fmaf(ftz(xe), ftz(we), acc));
+        acc = t_ftz(fmaf(t_ftz(xo), t_ftz(wo), t_ftz(acc)));
+        return t_ftz(fmaf(t_ftz(xe), t_ftz(we), acc));
     }
     volatile float po = xo * wo, pe = xe * we; /* scalar and avx2: rounded product, rounded add */
     volatile float a1 = acc + po;
@@ -37,7 +30,7 @@ static float step(float acc, float xo, float wo, float xe, float we) {
 /* the adds that combine half sums: flushed to zero on the AMX/vdpbf16ps levels */
 static float add(float a, float b) {
     volatile float s = a + b;
-    return !strcmp(level, "avx512bf16") || !strcmp(level, "amx") ? ftz(s) : s;
+    return !strcmp(level, "avx512bf16") || !strcmp(level, "amx") ? t_ftz(s) : s;
 }
 
 /* the documented order: K padded with +0 to a multiple of 32; per block of 32 k two half sums
@@ -50,8 +43,8 @@ static float emulate(const uint16_t *x, const uint16_t *w, uint64_t K) {
         for (int half = 0; half < 2; half++) {
             h[half] = 0.0f;
             for (uint64_t k = kb + 16 * (uint64_t)half; k < kb + 16 * (uint64_t)half + 16; k += 2) {
-                float xe = k < K ? f32(x[k]) : 0.0f, we = k < K ? f32(w[k]) : 0.0f;
-                float xo = k + 1 < K ? f32(x[k + 1]) : 0.0f, wo = k + 1 < K ? f32(w[k + 1]) : 0.0f;
+                float xe = k < K ? t_f32(x[k]) : 0.0f, we = k < K ? t_f32(w[k]) : 0.0f;
+                float xo = k + 1 < K ? t_f32(x[k + 1]) : 0.0f, wo = k + 1 < K ? t_f32(w[k + 1]) : 0.0f;
                 h[half] = step(h[half], xo, wo, xe, we);
             }
         }

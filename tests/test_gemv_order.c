@@ -10,12 +10,6 @@
  * same bits (C2), so each is compared with this reference. Exit 0 pass, 1 fail, 77 no device. */
 #include "test_util.h"
 
-static float f32(uint16_t v) {
-    uint32_t u = (uint32_t)v << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 /* y[b][r] as the documented order forms it */
 static void reference(const uint16_t *w, const uint16_t *x, uint32_t rows, uint32_t cols, uint32_t batch, uint32_t G, float *y) {
@@ -33,8 +27,8 @@ static void reference(const uint16_t *w, const uint16_t *x, uint32_t rows, uint3
                 if (col0 >= cols) continue;
                 for (uint32_t r = 0; r < 64 && band * 64 + r < rows; r++)
                     for (uint64_t k = col0; k < col0 + 32; k++) {
-                        const float wv = f32(w[(band * 64 + r) * cols + k]);
-                        for (uint32_t n = 0; n < batch; n++) part[n * 64 + r] = fmaf(wv, f32(x[n * cols + k]), part[n * 64 + r]);
+                        const float wv = t_f32(w[(band * 64 + r) * cols + k]);
+                        for (uint32_t n = 0; n < batch; n++) part[n * 64 + r] = fmaf(wv, t_f32(x[n * cols + k]), part[n * 64 + r]);
                     }
             }
             const int64_t c = (int64_t)(u / 8);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16_ref.h"
 #include "unweight.h"
 
 static int t_failures = 0;

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../bf16_ref.h"
+
 enum { M_SDM, M_SEQUENTIAL, M_NODAZ, M_NOFTZ, M_ROUNDED, M_DST_FIRST, M_WIDE, M_RTZ, M_COUNT };
 static const char *const model_names[M_COUNT] = {
     "sdm",        /* the SDM: even and odd partial sums from +0, FMA DAZ FTZ RNE, dst + (even + odd) */
@@ -106,22 +108,14 @@ void uw_amxemu_zero(int t) {
     memset(st.t[t], 0, sizeof st.t[t]);
 }
 
-static float f32(uint16_t v) {
-    uint32_t u = (uint32_t)v << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-/* denormals flushed to zero, sign kept */
-static float flush(float v) { return fpclassify(v) == FP_SUBNORMAL ? copysignf(0.0f, v) : v; }
 
 /* s + x w, one FMA step of the model */
 static float step(int m, float s, float x, float w) {
-    if (m != M_NODAZ) x = flush(x), w = flush(w), s = flush(s);
+    if (m != M_NODAZ) x = t_ftz(x), w = t_ftz(w), s = t_ftz(s);
     float r;
     if (m == M_ROUNDED) {
         volatile float p = x * w;
-        r = s + flush(p);
+        r = s + t_ftz(p);
     } else if (m == M_RTZ) {
         fesetround(FE_TOWARDZERO);
         r = fmaf(x, w, s);
@@ -129,12 +123,12 @@ static float step(int m, float s, float x, float w) {
     } else {
         r = fmaf(x, w, s);
     }
-    return m == M_NOFTZ ? r : flush(r);
+    return m == M_NOFTZ ? r : t_ftz(r);
 }
 
 static float add(int m, float a, float b) {
-    volatile float s = (m == M_NODAZ ? a : flush(a)) + (m == M_NODAZ ? b : flush(b));
-    return m == M_NOFTZ ? s : flush(s);
+    volatile float s = (m == M_NODAZ ? a : t_ftz(a)) + (m == M_NODAZ ? b : t_ftz(b));
+    return m == M_NOFTZ ? s : t_ftz(s);
 }
 
 void uw_amxemu_dpbf16ps(int c, int a, int b) {
@@ -155,21 +149,21 @@ void uw_amxemu_dpbf16ps(int c, int a, int b) {
             if (m == M_SEQUENTIAL) {
                 r = d;
                 for (int k = 0; k < K; k++) {
-                    r = step(m, r, f32(av[k][0]), f32(bv[k][0]));
-                    r = step(m, r, f32(av[k][1]), f32(bv[k][1]));
+                    r = step(m, r, t_f32(av[k][0]), t_f32(bv[k][0]));
+                    r = step(m, r, t_f32(av[k][1]), t_f32(bv[k][1]));
                 }
             } else if (m == M_WIDE) {
                 double e = 0, o = 0; /* a wider accumulator: double, rounded to fp32 once */
                 for (int k = 0; k < K; k++) {
-                    e += (double)flush(f32(av[k][0])) * flush(f32(bv[k][0]));
-                    o += (double)flush(f32(bv[k][1])) * flush(f32(av[k][1]));
+                    e += (double)t_ftz(t_f32(av[k][0])) * t_ftz(t_f32(bv[k][0]));
+                    o += (double)t_ftz(t_f32(bv[k][1])) * t_ftz(t_f32(av[k][1]));
                 }
-                r = add(m, d, add(m, flush((float)e), flush((float)o)));
+                r = add(m, d, add(m, t_ftz((float)e), t_ftz((float)o)));
             } else {
                 float e = 0.0f, o = 0.0f;
                 for (int k = 0; k < K; k++) {
-                    e = step(m, e, f32(av[k][0]), f32(bv[k][0]));
-                    o = step(m, o, f32(av[k][1]), f32(bv[k][1]));
+                    e = step(m, e, t_f32(av[k][0]), t_f32(bv[k][0]));
+                    o = step(m, o, t_f32(av[k][1]), t_f32(bv[k][1]));
                 }
                 r = m == M_DST_FIRST ? add(m, add(m, d, e), o) : add(m, d, add(m, e, o));
             }
