@@ -133,7 +133,7 @@ static void simd_lanes(const tabs *T, const uint8_t *s, lane *L, uint64_t S, uin
     const __m512i zero = _mm512_setzero_si512();
     const __mmask32 kw = 0x11111111u;
     __m512i buf[NG], nxt[NG], cons[NG];
-    __m512i base[NG], cst[NG]; /* (memory) */
+    __m512i base[NG], cst[NG]; /* read only at refills and re-taken steps */
     __m512i stage_r[NG][8];
     for (int g = 0; g < NG; g++) {
         uint64_t b0[8];
@@ -299,7 +299,7 @@ int main(int argc, char **argv) {
                 double c = now();
                 memset(out, 0, n * 2);
                 double c0 = now();
-                build(&b, &T);
+                build(&b, &T); /* timed: the library builds its tables per call too */
                 if (probe_decode(&b, &T, K, out, lanebuf)) return fprintf(stderr, "order1_probe: %s: checksum mismatch\n", ti.name), 1;
                 double e = now();
                 if (memcmp(out, w, n * 2)) return fprintf(stderr, "order1_probe: %s: output differs\n", ti.name), 1;
