@@ -7,24 +7,32 @@
  *                                    matmul kernel instance, read by ci/kernel-budget.py)
  *
  * Weights (bench_cuda_weights.cu): Llama-3.1-8B MLP shapes, gate/up 14336x4096 and down
- * 4096x14336, synthetic: each exponent drawn from the exponent histogram of SAMPLE's BF16 tensors
- * (computed here), sign and mantissa uniformly random; and SAMPLE's own 2-D BF16 tensors (the
- * "real" rows add them up). --scale D divides the synthetic shapes by D in each dimension
+ * 4096x14336, synthetic: each exponent drawn from the exponent histogram of SAMPLE's largest BF16
+ * matrix (one layer's statistics, Llama-class: 2.63 bits on the built-in sample), sign and
+ * mantissa uniformly random; and SAMPLE's own 2-D BF16 tensors (the "real" rows add them up). --scale D divides the synthetic shapes by D in each dimension
  * (--small: 8). --save DIR writes the encoded set and exits (no GPU needed); --load DIR runs on
  * that set instead of making one: no encoding on the host while a GPU is held.
  *
  * For each weight and batch size, every pipeline and cuBLAS BF16 (blas-bf16, on the same
  * resident weights) run in the same process on the same stream through the public
  * uw_weights_matmul_async: 3 warm-up calls, then N timed calls (CUDA events around each), x
- * rotating over 4 device buffers; the median is reported. Each pipeline's output is compared bit
+ * rotating over 4 device buffers, and before each timed call a read of 4x the L2's size, so that
+ * every call starts with none of its operands in L2 (as in a forward pass, where a layer's
+ * weights were last read a whole pass ago; the Llama shapes' compressed forms are only ~1.5x an
+ * H100's L2, and repeated calls would otherwise find part of them there, more of the smaller
+ * forms); the median is reported. That read, timed alone, is the run's HBM read bandwidth, the
+ * ceiling a GEMV streams against (docs/PERFORMANCE.md section 1: the model's 0.90 of peak). Each pipeline's output is compared bit
  * for bit with its C2 reference (plain-bf16; decode+gemm with blas-bf16), and plain-bf16 with
  * cuBLAS by relative L2 error. C3: plain-bf16 (and any pipeline that differs from it) against a
  * float64 reference on the host, on the first and last 64 output rows and 64 rows spread between,
  * every batch row, within the tensor-core bound of tests/uw_c3.h: a failing check (exit 1), like
  * C2, since a wrong wgmma descriptor or fragment map corrupts every pipeline alike and only C3
  * sees it; cuBLAS's worst error over the same bound is printed for comparison. Decode: the tile-parallel Huffman decode to device memory vs a
- * device-to-device copy of the same number of output bytes (GB/s of BF16 written, median).
- * Size: bits per weight of the resident Huffman blob (GPU tiles) and of the default encoding.
+ * device-to-device copy of the same number of output bytes (GB/s of BF16 written, median), L2
+ * flushed the same way; a decode that differs from the original is a failing check (C1).
+ * Size: bits per weight of the Huffman blob (GPU tiles) and of the default encoding, and of the
+ * resident forms the matmuls read (Huffman after any re-encoding on upload, palette IR, its
+ * exceptions), beside the model's 10.80 and 12.07 (docs/PERFORMANCE.md section 2).
  *
  * The CPU-only parts (histogram, synthetic weights, encoding, sizes) run without a GPU; then it
  * prints "no device" and exits 77. A full log goes to --log; a short table ends stdout. */
@@ -143,6 +151,68 @@ static double c3_sampled(const weight *s, const uint16_t *x, const float *y, uin
         }                                                                                        \
     } while (0)
 
+/* ---- the L2 between timed calls: a read (not a write: no dirty line is written back during the
+ * timed call) of a buffer of 4x the L2's size, 16 bytes per thread, four loads in flight each */
+static uint4 *flush_buf;
+static size_t flush_n; /* uint4 elements */
+static unsigned *flush_sink;
+static int flush_grid;
+
+__global__ void k_flush_read(const uint4 *__restrict__ p, size_t n, unsigned *sink) {
+    unsigned acc = 0;
+    const size_t stride = (size_t)gridDim.x * blockDim.x;
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    for (; i + 3 * stride < n; i += 4 * stride) {
+        uint4 a = p[i], b = p[i + stride], c = p[i + 2 * stride], d = p[i + 3 * stride];
+        acc ^= a.x ^ a.y ^ a.z ^ a.w ^ b.x ^ b.y ^ b.z ^ b.w ^ c.x ^ c.y ^ c.z ^ c.w ^ d.x ^ d.y ^ d.z ^ d.w;
+    }
+    for (; i < n; i += stride) {
+        uint4 a = p[i];
+        acc ^= a.x ^ a.y ^ a.z ^ a.w;
+    }
+    if (acc == 0x9E3779B9u) *sink = acc; /* data-dependent: the loads stay */
+}
+
+static void flush_setup(void) {
+    int dev;
+    cudaDeviceProp pr;
+    CU(cudaGetDevice(&dev));
+    CU(cudaGetDeviceProperties(&pr, dev));
+    size_t bytes = 4 * (size_t)(pr.l2CacheSize > 0 ? pr.l2CacheSize : 64 << 20);
+    flush_n = bytes / sizeof(uint4);
+    flush_grid = pr.multiProcessorCount * 4;
+    CU(cudaMalloc((void **)&flush_buf, bytes));
+    CU(cudaMemset(flush_buf, 0x5A, bytes));
+    CU(cudaMalloc((void **)&flush_sink, sizeof(unsigned)));
+    logonly("L2 %d KB: each timed call follows a read of %zu MB\n", pr.l2CacheSize >> 10, bytes >> 20);
+}
+
+static void flush_l2(cudaStream_t st) {
+    k_flush_read<<<flush_grid, 512, 0, st>>>(flush_buf, flush_n, flush_sink);
+    CU(cudaGetLastError());
+}
+
+/* the flush read alone, median of 20: GB/s read from HBM */
+static double hbm_read_gbs(cudaStream_t st) {
+    cudaEvent_t a, b;
+    double t[20];
+    CU(cudaEventCreate(&a));
+    CU(cudaEventCreate(&b));
+    for (int i = -3; i < 20; i++) {
+        float ms;
+        CU(cudaEventRecord(a, st));
+        flush_l2(st);
+        CU(cudaEventRecord(b, st));
+        CU(cudaEventSynchronize(b));
+        CU(cudaEventElapsedTime(&ms, a, b));
+        if (i >= 0) t[i] = ms;
+    }
+    qsort(t, 20, sizeof t[0], cmpd);
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    return (double)flush_n * sizeof(uint4) / (t[10] * 1e-3) / 1e9;
+}
+
 static void run_weight(uw_weights *wt, const weight *s, uint64_t batch, int reps, cudaStream_t st, result *res) {
     size_t xb = batch * s->cols * 2, yb = batch * s->rows * 4;
     void *x[NROT], *y;
@@ -182,6 +252,7 @@ static void run_weight(uw_weights *wt, const weight *s, uint64_t batch, int reps
         CU(cudaMemcpyAsync(out[p], y, yb, cudaMemcpyDeviceToHost, st));
         CU(cudaStreamSynchronize(st));
         for (int i = 0; i < reps; i++) {
+            flush_l2(st);
             CU(cudaEventRecord(e0[i], st));
             uw_weights_matmul_async(wt, pipes[p], x[(i + 1) % NROT], y, batch, st);
             CU(cudaEventRecord(e1[i], st));
@@ -230,6 +301,8 @@ static void run_weight(uw_weights *wt, const weight *s, uint64_t batch, int reps
     free(hx0);
 }
 
+static int c1_bad; /* device decodes that differ from the original (a failing check) */
+
 /* decode to device memory vs a device-to-device copy of as many bytes: GB/s of BF16 written */
 static void time_decode(uw_weights *wt, const weight *s, int reps, cudaStream_t st, double *dec_gbs, double *copy_gbs) {
     cu_ctx *c = (cu_ctx *)wt->dev->ctx;
@@ -245,6 +318,7 @@ static void time_decode(uw_weights *wt, const weight *s, int reps, cudaStream_t 
     double td[64], tc[64];
     for (int i = -2; i < reps; i++) {
         float ms;
+        flush_l2(st);
         CU(cudaEventRecord(a, st));
         if (uw_cu_decode_dev(c, w, (uint16_t *)out, st) != UW_OK) {
             *dec_gbs = -1;
@@ -254,6 +328,7 @@ static void time_decode(uw_weights *wt, const weight *s, int reps, cudaStream_t 
         CU(cudaEventSynchronize(b));
         CU(cudaEventElapsedTime(&ms, a, b));
         if (i >= 0) td[i] = ms;
+        flush_l2(st);
         CU(cudaEventRecord(a, st));
         CU(cudaMemcpyAsync(out, src, bytes, cudaMemcpyDeviceToDevice, st));
         CU(cudaEventRecord(b, st));
@@ -270,7 +345,10 @@ static void time_decode(uw_weights *wt, const weight *s, int reps, cudaStream_t 
     /* and the decode is right */
     uint16_t *h = (uint16_t *)malloc(bytes);
     CU(cudaMemcpy(h, out, bytes, cudaMemcpyDeviceToHost));
-    if (memcmp(h, s->w, bytes)) say("C1 MISMATCH: device decode of %s differs\n", s->name);
+    if (memcmp(h, s->w, bytes)) {
+        say("C1 MISMATCH: device decode of %s differs from the original\n", s->name);
+        c1_bad++;
+    }
     free(h);
     cudaEventDestroy(a);
     cudaEventDestroy(b);
@@ -371,8 +449,8 @@ int main(int argc, char **argv) {
     const int nw = set.n;
     say("== unweight CUDA benchmark\n");
     if (load) say("weights: %d pre-encoded in %s (%llu weights of the sample)\n", nw, load, (unsigned long long)set.sample_weights);
-    else say("sample: %s (%d BF16 matrices, %llu weights, exponent entropy %.3f bits)\n", sample, nw - 2,
-             (unsigned long long)set.sample_weights, set.entropy);
+    else say("sample: %s (%d BF16 matrices, %llu weights); synthetic exponents from %s (entropy %.3f bits)\n", sample, nw - 2,
+             (unsigned long long)set.sample_weights, set.hist_of, set.entropy);
     say("geometry: tiles %ux%u, %u lanes (UW_CUDA_DEVICE); reps %d, median; x rotates over %d buffers\n", par.tile_rows, par.tile_cols,
         par.lanes, reps, NROT);
     for (int i = 0; i < nw; i++) {
@@ -405,7 +483,14 @@ int main(int argc, char **argv) {
             for (int p = 0; p < NPIPE; p++) agg[g][b].us[p] = 0;
     double dec_t[G] = {0}, cpy_t[G] = {0};
     cudaStream_t st = NULL;
-    if (have_gpu) CU(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    double hbm = 0;
+    double res_huff[G] = {0}, res_pal[G] = {0}, res_exc[G] = {0}, res_n[G] = {0}; /* resident forms' bytes, exceptions */
+    if (have_gpu) {
+        CU(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+        flush_setup();
+        hbm = hbm_read_gbs(st);
+        logonly("HBM read: %.0f GB/s\n", hbm);
+    }
     for (int i = 0; i < nw; i++) {
         weight *w = &all[i];
         int g = i < 2 ? i : 2;
@@ -421,8 +506,15 @@ int main(int argc, char **argv) {
             say("%s: upload failed: %s\n", w->name, uw_last_error());
             continue;
         }
+        const cu_weights *cw = (const cu_weights *)wt->wh;
         logonly("%s: %llux%llu, upload %.2f s (%s)\n", w->name, (unsigned long long)w->rows, (unsigned long long)w->cols, now_s() - tu,
-                ((cu_weights *)wt->wh)->note);
+                cw->note);
+        if (cw->huff && cw->pal) {
+            res_huff[g] += (double)cw->hb.total;
+            res_pal[g] += (double)cw->pb.total;
+            res_exc[g] += (double)cw->pb.count;
+            res_n[g] += (double)n;
+        }
         double dg = 0, cg = 0;
         time_decode(wt, w, reps, st, &dg, &cg);
         logonly("  decode %.1f GB/s, device copy %.1f GB/s (BF16 bytes written)\n", dg, cg);
@@ -464,10 +556,21 @@ int main(int argc, char **argv) {
     for (int g = 0; g < G; g++)
         say("  %-22s %7.4f  (%7.4f)\n", gname[g], bits_gpu[g] / nweights[g], bits_def[g] / nweights[g]);
     if (have_gpu) {
+        const char *nm = uw_device_name(dev);
+        double peak = strstr(nm, "H100") ? 3350 : strstr(nm, "H200") ? 4800 : 0;
+        say("resident forms the matmuls read, bits/weight (the model: Huffman 10.80, palette IR 12.07 at 0.2%% exceptions):\n");
+        for (int g = 0; g < G; g++)
+            if (res_n[g] > 0)
+                say("  %-22s Huffman %7.4f, palette IR %7.4f (%.3f%% exceptions)\n", gname[g], 8 * res_huff[g] / res_n[g],
+                    8 * res_pal[g] / res_n[g], 100 * res_exc[g] / res_n[g]);
+        if (peak > 0) say("HBM read (%zu MB, L2 4x over): %.0f GB/s, %.2f of the datasheet's %.0f (the model assumes 0.90)\n",
+                          flush_n * sizeof(uint4) >> 20, hbm, hbm / peak, peak);
+        else say("HBM read (%zu MB, L2 4x over): %.0f GB/s\n", flush_n * sizeof(uint4) >> 20, hbm);
         say("decode to BF16 in device memory, GB/s written (device-to-device copy of the same bytes):\n");
         for (int g = 0; g < G; g++) say("  %-22s %8.1f  (copy %8.1f, %3.0f%%)\n", gname[g], dec[g], cpy[g], cpy[g] > 0 ? 100 * dec[g] / cpy[g] : 0);
         say("matmul time, us (median of %d; batch x weights, same run, same stream); x = vs cublas; under each synthetic\n"
-            "row the performance model's prediction (design %d of docs/PERFORMANCE.md, bench/perf_model.h)\n", reps,
+            "row the performance model's prediction (design %d of docs/PERFORMANCE.md, bench/perf_model.h) and the time\n"
+            "over each pipeline's floor (the bytes it must move at the HBM read rate above)\n", reps,
             UW_PERF_MODEL_DESIGN);
         say("%-22s %5s", "weights", "batch");
         for (int p = 0; p < NPIPE; p++) say(" %9s", short_name[p]);
@@ -481,11 +584,11 @@ int main(int argc, char **argv) {
                     else say(" %8.1f%s", r->us[p], r->c2_bad[p] ? "!" : " ");
                 }
                 say(" %8.2f\n", r->us[0] > 0 && r->us[2] > 0 ? r->us[0] / r->us[2] : 0.0);
-                if (g < 2) { /* the model's prediction for the synthetic shapes, beside the measurement */
-                    double pr[NPIPE];
-                    int any = 0;
+                double pr[NPIPE];
+                int any = 0;
+                if (g < 2) /* the model's prediction for the synthetic shapes, beside the measurement */
                     for (int p = 0; p < NPIPE; p++) any |= (pr[p] = predicted_us(uw_device_name(dev), all[g].rows, all[g].cols, batches[b], pipes[p])) > 0;
-                    if (!any) continue;
+                if (any) {
                     say("%-22s %5s", "  model (PERFORMANCE.md)", "");
                     for (int p = 0; p < NPIPE; p++) {
                         if (pr[p] < 0) say(" %9s", "-");
@@ -493,13 +596,30 @@ int main(int argc, char **argv) {
                     }
                     say(" %8.2f\n", pr[0] > 0 && pr[2] > 0 ? pr[0] / pr[2] : 0.0);
                 }
+                if (g < 2 && hbm > 0 && res_n[g] > 0) {
+                    /* time beyond the pipeline's floor: the bytes it must read (W's form, x) and
+                     * write (y, fp32) at this run's HBM read rate: its fixed cost (launch, ramp,
+                     * tail, the sums) plus any shortfall from streaming at that rate; "-" where
+                     * the pipeline also writes and re-reads an intermediate form */
+                    const double xy = (double)batches[b] * ((double)all[g].cols * 2 + (double)all[g].rows * 4);
+                    const double need[NPIPE] = {2 * res_n[g] + xy, 2 * res_n[g] + xy, res_huff[g] + xy, res_pal[g] + xy, -1, -1, -1};
+                    say("%-22s %5s", "  over the HBM floor", "");
+                    for (int p = 0; p < NPIPE; p++) {
+                        if (need[p] < 0 || r->us[p] < 0) say(" %9s", "-");
+                        else say(" %8.1f ", r->us[p] - need[p] / (hbm * 1e3));
+                    }
+                    say("\n");
+                }
             }
+        say("C1 (device decode bit-identical to the original, every weight): %s\n", c1_bad ? "FAILED" : "ok");
         say("C2 (every pipeline bit-identical to its reference, '!' marks a mismatch): %s\n", c2_total ? "FAILED" : "ok");
         say("C3 (float64 reference, tensor-core bound of tests/uw_c3.h, sampled rows): %s; worst error/bound: plain %.3g, "
             "cublas %.3g (not ours, for comparison)\n", c3_total ? "FAILED" : "ok", c3_plain, c3_blas);
+        cudaFree(flush_buf);
+        cudaFree(flush_sink);
         uw_device_close(dev);
     }
     if (logf_) fclose(logf_);
     if (!have_gpu) return 77;
-    return c2_total || c3_total ? 1 : 0;
+    return c1_bad || c2_total || c3_total ? 1 : 0;
 }

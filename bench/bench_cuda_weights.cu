@@ -18,7 +18,12 @@ uint64_t bench_rand(void) {
     return rng * 0x2545F4914F6CDD1Dull;
 }
 
-static int sample_histogram(const char *path, uint64_t hist[256], weight **reals, int *nreal) {
+/* the sample's BF16 matrices (reals), and in hist the exponent histogram of the largest of them
+ * (the first in file order on a tie): one real layer's statistics, as a Llama MLP matrix has; the
+ * histogram pooled over all tensors mixes layers of different scales and has a higher entropy
+ * (3.09 bits on tests/data/sample.safetensors, against 2.63 for its largest matrix and ~2.67 for
+ * Llama-class MLP matrices, docs/PERFORMANCE.md section 2) */
+static int sample_histogram(const char *path, uint64_t hist[256], weight **reals, int *nreal, int *src) {
     uw_file *f;
     if (uw_file_open(path, &f) != UW_OK) {
         fprintf(stderr, "bench_cuda: cannot open %s: %s\n", path, uw_last_error());
@@ -27,6 +32,7 @@ static int sample_histogram(const char *path, uint64_t hist[256], weight **reals
     memset(hist, 0, 256 * sizeof hist[0]);
     *reals = (weight *)calloc(uw_file_tensor_count(f), sizeof(weight));
     *nreal = 0;
+    *src = -1;
     for (size_t i = 0; i < uw_file_tensor_count(f); i++) {
         uw_tensor_info ti;
         const void *data;
@@ -42,9 +48,15 @@ static int sample_histogram(const char *path, uint64_t hist[256], weight **reals
         r->w = (uint16_t *)malloc(size);
         memcpy(r->w, data, size);
         r->real = 1;
-        for (uint64_t k = 0; k < n; k++) hist[(r->w[k] >> 7) & 0xFF]++;
+        if (*src < 0 || n > (*reals)[*src].rows * (*reals)[*src].cols) *src = *nreal - 1;
     }
     uw_file_close(f);
+    if (*src < 0) {
+        fprintf(stderr, "bench_cuda: %s holds no BF16 matrix\n", path);
+        return -1;
+    }
+    const weight *m = &(*reals)[*src];
+    for (uint64_t k = 0; k < m->rows * m->cols; k++) hist[(m->w[k] >> 7) & 0xFF]++;
     return 0;
 }
 
@@ -89,9 +101,10 @@ static int encode(weight *s, uint32_t R, uint32_t C, uint32_t L) {
 int bench_weights_make(const char *sample, uint64_t d, uint32_t R, uint32_t C, uint32_t L, bench_set *set) {
     uint64_t hist[256];
     weight *ws = NULL;
-    int nreal = 0;
+    int nreal = 0, src = -1;
     memset(set, 0, sizeof *set);
-    if (sample_histogram(sample, hist, &ws, &nreal)) return -1;
+    if (sample_histogram(sample, hist, &ws, &nreal, &src)) return -1;
+    snprintf(set->hist_of, sizeof set->hist_of, "%s", ws[src].name);
     weight *all = (weight *)calloc((size_t)nreal + 2, sizeof(weight));
     snprintf(all[0].name, sizeof all[0].name, "gate/up %llux%llu", (unsigned long long)(14336 / d), (unsigned long long)(4096 / d));
     all[0].rows = 14336 / d, all[0].cols = 4096 / d;
@@ -99,9 +112,11 @@ int bench_weights_make(const char *sample, uint64_t d, uint32_t R, uint32_t C, u
     all[1].rows = 4096 / d, all[1].cols = 14336 / d;
     memcpy(all + 2, ws, (size_t)nreal * sizeof(weight));
     free(ws);
-    for (int e = 0; e < 256; e++) set->sample_weights += hist[e];
+    uint64_t nh = 0;
+    for (int e = 0; e < 256; e++) nh += hist[e];
+    for (int i = 0; i < nreal; i++) set->sample_weights += all[2 + i].rows * all[2 + i].cols;
     for (int e = 0; e < 256; e++)
-        if (hist[e]) set->entropy -= (double)hist[e] / (double)set->sample_weights * log2((double)hist[e] / (double)set->sample_weights);
+        if (hist[e]) set->entropy -= (double)hist[e] / (double)nh * log2((double)hist[e] / (double)nh);
     set->w = all;
     set->n = nreal + 2;
     for (int i = 0; i < set->n; i++) {

@@ -21,10 +21,12 @@ typedef struct bench_set {
     weight *w;
     int n;                /* w[0], w[1]: the synthetic shapes; then the sample's tensors */
     uint64_t sample_weights;
-    double entropy;       /* of the sample's exponents, bits (0 when loaded) */
+    double entropy;       /* of the synthetic shapes' exponent histogram, bits (0 when loaded) */
+    char hist_of[160];    /* the sample matrix that histogram is from ("" when loaded) */
 } bench_set;
 
-/* Synthesise (shapes divided by `scale` in each dimension) and encode in R x C tiles of L lanes;
+/* Synthesise (shapes divided by `scale` in each dimension; exponents from the histogram of the
+ * sample's largest BF16 matrix, sign and mantissa uniformly random) and encode in R x C tiles of L lanes;
  * the sizes of the default encoding too (default_bytes). 0 on success, else a message on stderr. */
 int bench_weights_make(const char *sample, uint64_t scale, uint32_t R, uint32_t C, uint32_t L, bench_set *set);
 /* DIR/index.tsv and one .uwb per weight (the GPU-geometry blob); created if missing. */
