@@ -5,22 +5,25 @@
 # results folder, and the table at the end says what each stage found.
 #
 # Exact invocation:
-#   1. here, once per change (no GPU needed; about a minute on 2 cores), in the checkout the device
+#   1. here, once per change (no GPU needed; a few minutes on 2 cores), in the checkout the device
 #      tool sends (the session's own, e.g. /work/main):
 #        bash ci/make-device-deps.sh            # .deps: jansson/xxhash/pkg-config (the GPU image has none)
-#        bash ci/device-check.sh --prepare      # .devcheck: sm_90a binaries (bounded mbarrier waits)
+#        bash ci/device-check.sh --prepare      # .devcheck/bin.tgz: sm_90a test programs (bounded mbarrier
+#                                               # waits) and bench_cuda (as released), one archive (~20 MB:
+#                                               # what travels must stay under 64 MiB; it says how much)
 #        bash ci/device-check.sh --dry-run      # every stage here, each reporting "no device" (< 2 minutes)
 #   2. through the device tool, from the repository root:
 #        run(command="bash ci/device-check.sh", carry=[".deps", ".devcheck"], timeout_s=420)
 #      Results: $OUT/device-check/ (stageN-*.log, table.txt: at most 8 files, what the tool brings
 #      back); the table is printed last. Without
-#      .devcheck the script builds there first (-j16, about 2 more minutes).
+#      .devcheck the script builds there first (-j16, two builds, a few more minutes).
 #
 # Stages (limits in seconds; with prebuilt binaries stage 5 gets what is left of 400 s, at most its
 # 100; the run ends sooner when they pass):
 #   0. binaries: $UW_DEVICE_BUILD (an existing CUDA build folder, e.g. CI's build-cuda for a dry
-#      run), else the prepared ones (paths in their CTest files rewritten to this checkout), else a
-#      build for sm_90a with UW_GPU_BOUNDED_WAITS (a hung mbarrier wait traps after 4 s).
+#      run), else the prepared ones (unpacked into build-device/prepared, the paths in their CTest
+#      files rewritten to this checkout), else builds for sm_90a: the test programs with
+#      UW_GPU_BOUNDED_WAITS (a hung mbarrier wait traps after 4 s), bench_cuda without.
 #   1. the machine (20): nvidia-smi; `unweight backends`.
 #   2. smoke (120): tests/gpu_smoke.c, one process per case under `timeout 30` with
 #      CUDA_LAUNCH_BLOCKING=1: the generic kernel (plain-bf16, fused-huffman), then the Hopper
@@ -48,30 +51,48 @@ case "${1:-}" in
 esac
 PREP=.devcheck
 NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+# stages 1-4: the test programs, built with every mbarrier wait bounded (a hung wait traps);
+# stage 5: bench_cuda built as released (a bounded wait puts a call in the Hopper kernels' loops,
+# and ptxas then serialises their wgmma, C7510: not the kernels the model counts)
 BINS=(unweight-cli gpu_smoke test_conformance test_tuner test_threads test_choice test_decode_reject test_cuda_async test_cuda_host_decode
-  test_cuda_host_gemv bench_cuda)
+  test_cuda_host_gemv)
+UNP=$ROOT/build-device/prepared # where stage 0 unpacks .devcheck's archive (ignored, never carried)
 use_deps() { # jansson/xxhash from .deps (ci/make-device-deps.sh): static, so binaries need nothing there
   if [ -d .deps/lib/pkgconfig ]; then
     export PKG_CONFIG_PATH="$ROOT/.deps/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
     command -v pkg-config >/dev/null || export PATH="$ROOT/.deps/bin:$PATH"
   fi
 }
-configure_build() { # DIR JOBS SECONDS
+configure_build() { # DIR JOBS SECONDS: the test programs, waits bounded
   timeout 120 cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=Release -DUW_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
     -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_CUDA_FLAGS=-DUW_GPU_BOUNDED_WAITS && timeout "$3" cmake --build "$1" -j"$2" --target "${BINS[@]}"
+}
+configure_bench() { # DIR JOBS SECONDS: bench_cuda as released
+  timeout 120 cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=Release -DUW_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
+    -DCMAKE_CUDA_ARCHITECTURES=90a && timeout "$3" cmake --build "$1" -j"$2" --target bench_cuda
+}
+slim() { # DIR: what travels is the binaries (stripped) and CTest files; not the objects
+  find "$1" -depth -name CMakeFiles -exec rm -rf {} +
+  find "$1" \( -name '*.a' -o -name '*.ptx' -o -name '*.fatbin*' \) -delete
+  for b in "${BINS[@]}" bench_cuda; do find "$1" -type f -name "${b/unweight-cli/unweight}" -exec strip {} +; done
 }
 
 if [ "$MODE" = prepare ]; then
   [ -d .deps/lib/pkgconfig ] || bash ci/make-device-deps.sh || exit 1
   use_deps
   rm -rf "$PREP" && mkdir -p "$PREP"
-  configure_build "$PREP/build" "$(nproc)" 3600 || { echo "device-check --prepare: build failed" >&2; exit 1; }
-  # what travels: binaries and CTest files; not the objects
-  find "$PREP/build" -depth -name CMakeFiles -exec rm -rf {} +
-  find "$PREP/build" \( -name '*.a' -o -name '*.ptx' -o -name '*.fatbin*' \) -delete
-  for b in "${BINS[@]}"; do find "$PREP/build" -type f -name "${b/unweight-cli/unweight}" -exec strip {} +; done
+  configure_build "$PREP/build" "$(nproc)" 3600 && configure_bench "$PREP/bench" "$(nproc)" 3600 \
+    || { echo "device-check --prepare: build failed" >&2; exit 1; }
+  slim "$PREP/build" && slim "$PREP/bench"
+  # The device tool sends at most 64 MiB: the working tree, untracked files and what carry names.
+  # Every binary holds the same kernels (~6 MB each, ~70 MB in all), so they travel as one gzip
+  # archive (~20 MB) that stage 0 unpacks outside the checkout's carried paths.
+  tar -C "$PREP" -czf "$PREP/bin.tgz" build bench && rm -rf "$PREP/build" "$PREP/bench" || exit 1
   echo "$ROOT" > "$PREP/ROOT"
-  du -sh "$PREP" .deps
+  tree=$(git ls-files -z -co --exclude-standard | xargs -0 du -cb 2>/dev/null | awk '$2 == "total" {t += $1} END {print t}')
+  carried=$(du -sb "$PREP" .deps | awk '{t += $1} END {print t}')
+  echo "device-check --prepare: $(( (tree + carried) >> 20 )) MiB would travel (working tree $(( tree >> 20 )), .devcheck + .deps $(( carried >> 20 ))); the limit is 64"
+  [ $(( tree + carried )) -lt $(( 64 << 20 )) ] || { echo "device-check --prepare: over the device tool's 64 MiB" >&2; exit 1; }
   echo "device-check --prepare: ready; run(command=\"bash ci/device-check.sh\", carry=[\".deps\", \".devcheck\"], timeout_s=420)"
   exit 0
 fi
@@ -88,26 +109,31 @@ if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then HAVE_
 [ "$MODE" = dry ] && say "device-check --dry-run: every stage, no GPU expected here"
 say "device-check: $(date -u +%Y-%m-%dT%H:%M:%SZ), git $(git rev-parse --short HEAD 2>/dev/null || echo '?'), GPU present: $HAVE_GPU"
 
-# ---- stage 0: binaries
+# ---- stage 0: binaries (B: the test programs; BB: bench_cuda)
 s0=$(date +%s)
-B=""
+B="" BB=""
 if [ -n "${UW_DEVICE_BUILD:-}" ]; then
-  B=$UW_DEVICE_BUILD
-  if [ -x "$B/bench_cuda" ]; then row 0 binaries ok "UW_DEVICE_BUILD=$B"; else row 0 binaries FAIL "UW_DEVICE_BUILD=$B has no bench_cuda"; B=""; fi
-elif [ -x "$PREP/build/bench_cuda" ] && [ -f "$PREP/ROOT" ]; then
-  old=$(cat "$PREP/ROOT")
-  if [ "$old" != "$ROOT" ]; then
-    find "$PREP/build" -name CTestTestfile.cmake -exec sed -i "s|$old|$ROOT|g" {} +
-    echo "$ROOT" > "$PREP/ROOT"
+  B=$UW_DEVICE_BUILD BB=$UW_DEVICE_BUILD
+  if [ -x "$B/bench_cuda" ]; then row 0 binaries ok "UW_DEVICE_BUILD=$B"; else row 0 binaries FAIL "UW_DEVICE_BUILD=$B has no bench_cuda"; B="" BB=""; fi
+elif [ -f "$PREP/bin.tgz" ] && [ -f "$PREP/ROOT" ]; then
+  rm -rf "$UNP" && mkdir -p "$UNP"
+  { tar -C "$UNP" -xzf "$PREP/bin.tgz" ||
+      python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$PREP/bin.tgz" "$UNP"; } >"$RES/stage0-unpack.log" 2>&1
+  old=$(cat "$PREP/ROOT") # the checkout --prepare ran in: the CTest files name its paths
+  find "$UNP" -name CTestTestfile.cmake -exec sed -i -e "s|$old/$PREP/|@UNP@/|g" -e "s|$old|$ROOT|g" -e "s|@UNP@|$UNP|g" {} +
+  if [ -x "$UNP/build/tests/gpu_smoke" ] && [ -x "$UNP/bench/bench_cuda" ]; then
+    B=$UNP/build BB=$UNP/bench
+    row 0 binaries ok "prepared (sm_90a; tests with bounded waits, bench as released), unpacked in $(( $(date +%s) - s0 )) s"
+  else
+    row 0 binaries FAIL "$PREP/bin.tgz did not unpack (stage0-unpack.log)"
   fi
-  B=$PREP/build
-  row 0 binaries ok "prepared ($B, sm_90a, bounded waits)"
 elif [ "$MODE" = dry ]; then
   row 0 binaries "-" "no .devcheck (run --prepare here first): the stages below find no binaries"
 else
   use_deps
-  if configure_build build-device/build 16 300 >"$RES/stage0-build.log" 2>&1; then
-    B=build-device/build
+  if configure_build build-device/build 16 300 >"$RES/stage0-build.log" 2>&1 &&
+     configure_bench build-device/bench 16 200 >>"$RES/stage0-build.log" 2>&1; then
+    B=build-device/build BB=build-device/bench
     row 0 binaries ok "built here in $(( $(date +%s) - s0 )) s ($(grep -ci warning "$RES/stage0-build.log") warning lines)"
   else
     row 0 binaries FAIL "build failed (stage0-build.log; missing .deps? run ci/make-device-deps.sh and carry .deps)"
@@ -215,13 +241,13 @@ say "stage 4: $(( $(date +%s) - s )) s"
 
 # ---- stage 5: the benchmark, full-size Llama MLP shapes, batch 1-256, the model beside it
 s=$(date +%s)
-if ! have bench_cuda; then row 5 bench "-" "no binaries"
+if [ -z "$BB" ] || [ ! -x "$BB/bench_cuda" ]; then row 5 bench "-" "no binaries"
 else
   rc=0
   lim5=$(( 395 - $(now) )) # what is left of 400 s (the tool's limit is 420), at most 100 s
   [ "$lim5" -gt 100 ] && lim5=100
   [ "$lim5" -lt 30 ] && lim5=30
-  timeout -k 5 "$lim5" "$B/bench_cuda" tests/data/sample.safetensors --batches 1,4,16,64,256 --reps 10 \
+  timeout -k 5 "$lim5" "$BB/bench_cuda" tests/data/sample.safetensors --batches 1,4,16,64,256 --reps 10 \
     --log "$RES/stage5-bench-full.log" >"$RES/stage5-bench.log" 2>&1 || rc=$?
   c3=$(grep -m1 "^C3 " "$RES/stage5-bench.log" | cut -c1-120)
   case $rc in
