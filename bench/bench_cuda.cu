@@ -572,16 +572,18 @@ int main(int argc, char **argv) {
     for (int g = 0; g < G; g++)
         say("  %-22s %7.4f  (%7.4f)\n", gname[g], bits_gpu[g] / nweights[g], bits_def[g] / nweights[g]);
     if (have_gpu) {
-        const char *nm = uw_device_name(dev);
-        double peak = strstr(nm, "H100") ? 3350 : strstr(nm, "H200") ? 4800 : 0;
-        say("resident forms the matmuls read, bits/weight (the model: Huffman 10.80, palette IR 12.07 at 0.2%% exceptions):\n");
+        const uw_perf_gpu *pg = NULL; /* the model's figures for this GPU (bench/perf_model.h) */
+        for (size_t k = 0; k < sizeof uw_perf_gpus / sizeof uw_perf_gpus[0]; k++)
+            if (strstr(uw_device_name(dev), uw_perf_gpus[k].gpu)) pg = &uw_perf_gpus[k];
+        say("resident forms the matmuls read, bits/weight (the model: Huffman %.2f, palette IR %.2f at %g%% exceptions):\n",
+            UW_PERF_HUFF_BITS, UW_PERF_PAL_BITS, 100 * UW_PERF_EXC_RATE);
         for (int g = 0; g < G; g++)
             if (res_n[g] > 0)
                 say("  %-22s Huffman %7.4f, palette IR %7.4f (%.3f%% exceptions)\n", gname[g], 8 * res_huff[g] / res_n[g],
                     8 * res_pal[g] / res_n[g], 100 * res_exc[g] / res_n[g]);
-        if (peak > 0) say("HBM read (reads of 4x and 2x the L2, the difference): %.0f GB/s, %.2f of the datasheet's %.0f (the model assumes 0.90)\n",
-                          hbm, hbm / peak, peak);
-        else say("HBM read (reads of 4x and 2x the L2, the difference): %.0f GB/s\n", hbm);
+        say("HBM read (reads of 4x and 2x the L2, the difference): %.0f GB/s", hbm);
+        if (pg) say(", %.2f of the datasheet's %.0f (the model assumes %.2f)", hbm / pg->hbm_gbs, pg->hbm_gbs, pg->eff);
+        say("\n");
         say("decode to BF16 in device memory, GB/s written (device-to-device copy of the same bytes):\n");
         for (int g = 0; g < G; g++) say("  %-22s %8.1f  (copy %8.1f, %3.0f%%)\n", gname[g], dec[g], cpy[g], cpy[g] > 0 ? 100 * dec[g] / cpy[g] : 0);
         say("matmul time, us (median of %d; batch x weights, same run, same stream); x = vs cublas; under each synthetic\n"

@@ -12,6 +12,22 @@ typedef struct uw_perf_pred {
 } uw_perf_pred;
 
 #define UW_PERF_MODEL_DESIGN 1
+
+/* the model's figures bench_cuda compares its readings with (ci/kbudget/model.py): the
+ * resident forms' bits per weight and palette exceptions, and per GPU the HBM datasheet
+ * bandwidth and the streaming efficiency assumed */
+#define UW_PERF_HUFF_BITS 10.80
+#define UW_PERF_PAL_BITS 12.07
+#define UW_PERF_EXC_RATE 0.002
+typedef struct uw_perf_gpu {
+    const char *gpu;      /* a substring of the device name */
+    double hbm_gbs, eff;
+} uw_perf_gpu;
+static const uw_perf_gpu uw_perf_gpus[] = {
+    {"H100", 3350, 0.90},
+    {"H200", 4800, 0.90},
+};
+
 static const uw_perf_pred uw_perf_model[] = {
     {"H100", 14336, 4096, 1, "blas-bf16", 40.5},
     {"H100", 14336, 4096, 1, "plain-bf16", 41.3},

@@ -63,14 +63,14 @@ use_deps() { # jansson/xxhash from .deps (ci/make-device-deps.sh): static, so bi
     command -v pkg-config >/dev/null || export PATH="$ROOT/.deps/bin:$PATH"
   fi
 }
-configure_build() { # DIR JOBS SECONDS: the test programs, waits bounded
-  timeout 120 cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=Release -DUW_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
-    -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_CUDA_FLAGS=-DUW_GPU_BOUNDED_WAITS && timeout "$3" cmake --build "$1" -j"$2" --target "${BINS[@]}"
+sm90_build() { # DIR JOBS SECONDS CUDA_FLAGS TARGET...
+  local dir=$1 jobs=$2 secs=$3 flags=$4
+  shift 4
+  timeout 120 cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DUW_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
+    -DCMAKE_CUDA_ARCHITECTURES=90a "-DCMAKE_CUDA_FLAGS=$flags" && timeout "$secs" cmake --build "$dir" -j"$jobs" --target "$@"
 }
-configure_bench() { # DIR JOBS SECONDS: bench_cuda as released
-  timeout 120 cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=Release -DUW_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC" \
-    -DCMAKE_CUDA_ARCHITECTURES=90a && timeout "$3" cmake --build "$1" -j"$2" --target bench_cuda
-}
+configure_build() { sm90_build "$1" "$2" "$3" -DUW_GPU_BOUNDED_WAITS "${BINS[@]}"; } # the test programs, waits bounded
+configure_bench() { sm90_build "$1" "$2" "$3" "" bench_cuda; }                      # bench_cuda as released
 slim() { # DIR: what travels is the binaries (stripped) and CTest files; not the objects
   find "$1" -depth -name CMakeFiles -exec rm -rf {} +
   find "$1" \( -name '*.a' -o -name '*.ptx' -o -name '*.fatbin*' \) -delete
@@ -244,7 +244,7 @@ s=$(date +%s)
 if [ -z "$BB" ] || [ ! -x "$BB/bench_cuda" ]; then row 5 bench "-" "no binaries"
 else
   rc=0
-  lim5=$(( 395 - $(now) )) # what is left of 400 s (the tool's limit is 420), at most 100 s
+  lim5=$(( 395 - $(now) )) # what is left of 400 s less timeout's 5 s grace (the tool's limit is 420), at most 100 s
   [ "$lim5" -gt 100 ] && lim5=100
   [ "$lim5" -lt 30 ] && lim5=30
   timeout -k 5 "$lim5" "$BB/bench_cuda" tests/data/sample.safetensors --batches 1,4,16,64,256 --reps 10 \

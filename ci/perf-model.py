@@ -70,8 +70,19 @@ def header(budget):
              "typedef struct uw_perf_pred {", "    const char *gpu;      /* a substring of the device name */",
              "    unsigned rows, cols, batch;", "    const char *pipeline; /* uw_pipeline_name() */",
              "    double us;            /* predicted microseconds */", "} uw_perf_pred;", "",
-             "#define UW_PERF_MODEL_DESIGN %d" % d, "static const uw_perf_pred uw_perf_model[] = {"]
-    # the shapes bench_cuda runs: the full ones and --scale 2, 4 (ci/device-check.sh) and 8 (--small)
+             "#define UW_PERF_MODEL_DESIGN %d" % d, "",
+             "/* the model's figures bench_cuda compares its readings with (ci/kbudget/model.py): the",
+             " * resident forms' bits per weight and palette exceptions, and per GPU the HBM datasheet",
+             " * bandwidth and the streaming efficiency assumed */",
+             "#define UW_PERF_HUFF_BITS %.2f" % model.FORMAT["huff_bits"],
+             "#define UW_PERF_PAL_BITS %.2f" % model.FORMAT["pal_bits"],
+             "#define UW_PERF_EXC_RATE %g" % model.FORMAT["exc_rate"],
+             "typedef struct uw_perf_gpu {", "    const char *gpu;      /* a substring of the device name */",
+             "    double hbm_gbs, eff;", "} uw_perf_gpu;", "static const uw_perf_gpu uw_perf_gpus[] = {"]
+    for dev in ("H100", "H200"):
+        lines.append('    {"%s", %.0f, %.2f},' % (dev, model.DEVICES[dev]["bw"] / 1e9, model.DEVICES[dev]["eff"]))
+    lines += ["};", "", "static const uw_perf_pred uw_perf_model[] = {"]
+    # the shapes bench_cuda runs: the full ones (ci/device-check.sh) and --scale 2, 4 and 8 (--small)
     for scale in (1, 2, 4, 8):
         shapes = [(sname, rows // scale, cols // scale) for sname, rows, cols in model.SHAPES]
         t = model.table(budget, designs()[d], devices=("H100", "H200"), shapes=shapes)
